@@ -1,0 +1,257 @@
+package liftrescue
+
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
+)
+
+// Store is everything the service keeps: the registry today, incidents and grids as they come.
+// Two implementations, store/sqlite and store/postgres, pass the same conformance suite
+// (store/storetest).
+type Store interface {
+	DistrictService
+	OrganizationService
+	ElevatorService
+	TeamService
+	VehicleService
+
+	// Ready returns nil when the database answers and its schema is at the version this binary
+	// expects; else EUNAVAILABLE.
+	Ready(ctx context.Context) error
+	Close() error
+}
+
+// DistrictService keeps the districts of the city.
+type DistrictService interface {
+	// ListDistricts returns every district ordered by code.
+	ListDistricts(ctx context.Context) ([]*District, error)
+	// FindDistrict returns ENOTFOUND if no district has the code.
+	FindDistrict(ctx context.Context, code string) (*District, error)
+	// UpsertDistrict creates the district or replaces the one with its code. Returns EINVALID.
+	UpsertDistrict(ctx context.Context, d *District) error
+}
+
+// OrganizationService keeps user units, maintenance companies, volunteer units, fire stations and
+// regulators.
+type OrganizationService interface {
+	// FindOrganization returns ENOTFOUND if no organisation has the id.
+	FindOrganization(ctx context.Context, id int64) (*Organization, error)
+	// FindOrganizationByCode returns ENOTFOUND if no organisation has the code.
+	FindOrganizationByCode(ctx context.Context, code string) (*Organization, error)
+	// ListOrganizations returns a page of organisations ordered by id. Returns EINVALID for a bad
+	// cursor.
+	ListOrganizations(ctx context.Context, f OrganizationFilter) (*Page[*Organization], error)
+	// CreateOrganization stores o and sets its ID and timestamps. Returns EINVALID (including an
+	// unknown district) and ECONFLICT if the code is taken.
+	CreateOrganization(ctx context.Context, o *Organization) error
+	// UpdateOrganization replaces the organisation with o.ID. Returns ENOTFOUND, EINVALID,
+	// ECONFLICT if the code is taken, and ECONFLICT when the kind changes while elevators, teams
+	// or grids rely on the old kind.
+	UpdateOrganization(ctx context.Context, o *Organization) error
+	// DeleteOrganization returns ENOTFOUND, and ECONFLICT while elevators or teams refer to it.
+	DeleteOrganization(ctx context.Context, id int64) error
+	// ImportOrganizations upserts rows by code. See ImportOptions for all-or-nothing and dry runs.
+	// Returns EINVALID with a Detail per bad row when nothing was written.
+	ImportOrganizations(ctx context.Context, rows []OrganizationRow, opt ImportOptions) (*ImportResult, error)
+}
+
+// ElevatorService keeps the elevator archive.
+type ElevatorService interface {
+	// FindElevatorByCode finds an elevator by its rescue code or, for 20 digits, its equipment
+	// code. Returns ENOTFOUND.
+	FindElevatorByCode(ctx context.Context, code string) (*Elevator, error)
+	// FindElevator returns ENOTFOUND if no elevator has the id.
+	FindElevator(ctx context.Context, id int64) (*Elevator, error)
+	// ListElevators returns a page of elevators ordered by id. Returns EINVALID for a bad cursor.
+	ListElevators(ctx context.Context, f ElevatorFilter) (*Page[*Elevator], error)
+	// CreateElevator stores e and sets its ID and timestamps. Returns EINVALID (including an
+	// unknown district, or a unit that is missing or of the wrong kind) and ECONFLICT if the rescue
+	// code or the equipment code is taken.
+	CreateElevator(ctx context.Context, e *Elevator) error
+	// UpdateElevator replaces the elevator with e.ID. Returns ENOTFOUND, EINVALID and ECONFLICT as
+	// CreateElevator.
+	UpdateElevator(ctx context.Context, e *Elevator) error
+	// DeleteElevator returns ENOTFOUND.
+	DeleteElevator(ctx context.Context, id int64) error
+	// ImportElevators upserts rows by equipment code. Returns EINVALID with a Detail per bad row
+	// (unknown units, a rescue code held by another elevator, …) when nothing was written.
+	ImportElevators(ctx context.Context, rows []ElevatorRow, opt ImportOptions) (*ImportResult, error)
+}
+
+// TeamService keeps rescue teams.
+type TeamService interface {
+	// FindTeam returns ENOTFOUND.
+	FindTeam(ctx context.Context, id int64) (*Team, error)
+	// ListTeams returns a page of teams ordered by id.
+	ListTeams(ctx context.Context, f TeamFilter) (*Page[*Team], error)
+	// CreateTeam returns EINVALID when the organisation is missing.
+	CreateTeam(ctx context.Context, t *Team) error
+	// UpdateTeam returns ENOTFOUND and EINVALID.
+	UpdateTeam(ctx context.Context, t *Team) error
+	// DeleteTeam returns ENOTFOUND, and ECONFLICT while vehicles belong to it.
+	DeleteTeam(ctx context.Context, id int64) error
+}
+
+// VehicleService keeps rescue vehicles.
+type VehicleService interface {
+	// FindVehicle returns ENOTFOUND.
+	FindVehicle(ctx context.Context, id int64) (*Vehicle, error)
+	// ListVehicles returns a page of vehicles ordered by id.
+	ListVehicles(ctx context.Context, f VehicleFilter) (*Page[*Vehicle], error)
+	// CreateVehicle returns EINVALID when the team is missing, and ECONFLICT if the plate or the
+	// device id is taken.
+	CreateVehicle(ctx context.Context, v *Vehicle) error
+	// UpdateVehicle returns ENOTFOUND, EINVALID and ECONFLICT as CreateVehicle.
+	UpdateVehicle(ctx context.Context, v *Vehicle) error
+	// DeleteVehicle returns ENOTFOUND.
+	DeleteVehicle(ctx context.Context, id int64) error
+}
+
+// Page is one page of a list. NextCursor is empty on the last page.
+type Page[T any] struct {
+	Items      []T    `json:"items"`
+	Total      int    `json:"total"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// Paging limits of every list.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Paging is the part every list filter shares.
+type Paging struct {
+	Limit  int    // 0 means DefaultLimit
+	Cursor string // from the previous page's NextCursor
+}
+
+// Normalize fills the default limit and checks the bounds. It returns the id to start after.
+func (p *Paging) Normalize() (after int64, err error) {
+	switch {
+	case p.Limit == 0:
+		p.Limit = DefaultLimit
+	case p.Limit < 0 || p.Limit > MaxLimit:
+		return 0, Invalid("limit", "must be between 1 and "+strconv.Itoa(MaxLimit))
+	}
+	return DecodeCursor(p.Cursor)
+}
+
+// BBox is a rectangle of WGS-84 coordinates.
+type BBox struct {
+	MinLon, MinLat, MaxLon, MaxLat float64
+}
+
+// ParseBBox reads "minLon,minLat,maxLon,maxLat".
+func ParseBBox(s string) (*BBox, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return nil, Invalid("bbox", "want minLon,minLat,maxLon,maxLat")
+	}
+	var v [4]float64
+	for i, part := range parts {
+		f, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
+		if err != nil {
+			return nil, Invalid("bbox", "want minLon,minLat,maxLon,maxLat as numbers")
+		}
+		v[i] = f
+	}
+	b := &BBox{v[0], v[1], v[2], v[3]}
+	for _, c := range [][2]float64{{b.MinLon, b.MinLat}, {b.MaxLon, b.MaxLat}} {
+		if c[0] < -180 || c[0] > 180 || c[1] < -90 || c[1] > 90 || c[0] != c[0] || c[1] != c[1] {
+			return nil, Invalid("bbox", "corners must be within -180..180 and -90..90")
+		}
+	}
+	if b.MinLon > b.MaxLon || b.MinLat > b.MaxLat {
+		return nil, Invalid("bbox", "min must not exceed max")
+	}
+	return b, nil
+}
+
+// OrganizationFilter selects organisations.
+type OrganizationFilter struct {
+	Kind     OrgKind
+	District string
+	Q        string // matches a code prefix or part of the name
+	Paging
+}
+
+// ElevatorFilter selects elevators.
+type ElevatorFilter struct {
+	BBox     *BBox
+	District string
+	// Q matches a prefix of the rescue or equipment code, or part of the address or building.
+	Q                 string
+	UserUnitID        int64
+	MaintenanceUnitID int64
+	Paging
+}
+
+// TeamFilter selects teams.
+type TeamFilter struct {
+	OrganizationID int64
+	Paging
+}
+
+// VehicleFilter selects vehicles.
+type VehicleFilter struct {
+	TeamID         int64
+	OrganizationID int64
+	Paging
+}
+
+// EncodeCursor makes the opaque cursor that continues a list after the given id.
+func EncodeCursor(after int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("after:" + strconv.FormatInt(after, 10)))
+}
+
+// DecodeCursor reads a cursor made by EncodeCursor; "" starts at the beginning.
+func DecodeCursor(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	rest, ok := strings.CutPrefix(string(b), "after:")
+	id, perr := strconv.ParseInt(rest, 10, 64)
+	if err != nil || !ok || perr != nil || id < 0 {
+		return 0, Invalid("cursor", "not a cursor this server issued")
+	}
+	return id, nil
+}
+
+// ImportOptions control a bulk import.
+type ImportOptions struct {
+	// Partial writes the good rows and reports the bad ones; by default one bad row writes nothing.
+	Partial bool
+	// DryRun checks everything, including against what is stored, and writes nothing.
+	DryRun bool
+}
+
+// ImportResult says what an import did.
+type ImportResult struct {
+	Rows     int      `json:"rows"`
+	Created  int      `json:"created"`
+	Updated  int      `json:"updated"`
+	Rejected int      `json:"rejected"`
+	Errors   []Detail `json:"errors"`
+	DryRun   bool     `json:"dry_run"`
+	// Encoding names the file's character set when it was converted (GB18030 files are common).
+	Encoding string `json:"encoding,omitempty"`
+}
+
+// OrganizationRow is one organisation read from an import file.
+type OrganizationRow struct {
+	Line int
+	Org  Organization
+}
+
+// ElevatorRow is one elevator read from an import file. Units are named by organisation code
+// because ids differ between systems.
+type ElevatorRow struct {
+	Line                int
+	Elevator            Elevator
+	UserUnitCode        string
+	MaintenanceUnitCode string
+}
