@@ -1,6 +1,7 @@
 package liftrescue
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"time"
@@ -405,4 +406,32 @@ func isDigits(s string, min, max int) bool {
 		}
 	}
 	return true
+}
+
+// UnitKindProblem says why an organisation cannot serve as an elevator's unit of the wanted kind,
+// or "" when it can. Both stores word their errors with it.
+func UnitKindProblem(exists bool, got, want OrgKind) string {
+	switch {
+	case !exists:
+		return "does not exist"
+	case got != want:
+		return fmt.Sprintf("is a %s, not a %s", got, want)
+	}
+	return ""
+}
+
+// CodeTaken is the ECONFLICT error for a rescue or equipment code that another elevator holds.
+func CodeTaken(field, code string, holder int64) *Error {
+	return Taken("elevator", field, code, holder)
+}
+
+// Taken is the ECONFLICT error for a unique value (a code, a plate, a device id) that another
+// record of the same kind holds.
+func Taken(what, field, value string, holder int64) *Error {
+	name := strings.ReplaceAll(field, "_", " ")
+	return &Error{
+		Code:    ECONFLICT,
+		Message: fmt.Sprintf("%s %s is already used by %s %d", name, value, what, holder),
+		Details: []Detail{{Field: field, Value: value, Reason: fmt.Sprintf("already used by %s %d", what, holder)}},
+	}
 }

@@ -3,6 +3,8 @@ package liftrescue
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -254,4 +256,25 @@ type ElevatorRow struct {
 	Elevator            Elevator
 	UserUnitCode        string
 	MaintenanceUnitCode string
+}
+
+// Settle decides what an import does once its rows are checked. Errors lists the problems of the
+// bad rows, Created and Updated count the good ones. With problems and no Partial, it returns the
+// EINVALID error that writes nothing; on a dry run it writes nothing either.
+func (r *ImportResult) Settle(opt ImportOptions, what string) (write bool, err error) {
+	sort.SliceStable(r.Errors, func(i, j int) bool { return r.Errors[i].Line < r.Errors[j].Line })
+	lines := map[int]bool{}
+	for _, d := range r.Errors {
+		lines[d.Line] = true
+	}
+	r.Rejected = len(lines)
+	r.DryRun = opt.DryRun
+	if r.Rejected > 0 && !opt.Partial {
+		return false, &Error{
+			Code:    EINVALID,
+			Message: fmt.Sprintf("%d of %d %s rows are invalid; nothing was imported", r.Rejected, r.Rows, what),
+			Details: r.Errors,
+		}
+	}
+	return !opt.DryRun && r.Created+r.Updated > 0, nil
 }

@@ -1,0 +1,249 @@
+// Package sqlite is the embedded store: one SQLite file through the pure-Go modernc.org/sqlite
+// driver, so that `liftrescue demo` runs on a fresh machine with nothing installed. It implements
+// the root package's Store and passes store/storetest.
+//
+// It imports the root package and migrations; the SQLite driver is used nowhere else.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/migrations"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var _ liftrescue.Store = (*DB)(nil)
+
+// Options tune a DB.
+type Options struct {
+	// Now is the clock for created_at and updated_at; time.Now when nil.
+	Now func() time.Time
+}
+
+// DB is an open SQLite database.
+type DB struct {
+	db  *sql.DB
+	now func() time.Time
+}
+
+// Open opens (creating if needed) the database file at path and applies pending migrations.
+// WAL lets readers go on while a write commits; the busy timeout makes concurrent writers wait
+// rather than fail; "immediate" transactions take the write lock up front so two writers never
+// deadlock upgrading a read lock.
+func Open(ctx context.Context, path string, opt Options) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite: create data directory: %w", err)
+		}
+	}
+	q := url.Values{}
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_time_format", "sqlite")
+	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db := &DB{db: sqldb, now: opt.Now}
+	if db.now == nil {
+		db.now = time.Now
+	}
+	if err := db.migrate(ctx); err != nil {
+		sqldb.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.db.Close() }
+
+// migrate applies the migrations not yet recorded, each in its own transaction.
+func (db *DB) migrate(ctx context.Context) error {
+	ms, err := migrations.Load("sqlite")
+	if err != nil {
+		return err
+	}
+	if _, err := db.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: create schema_migrations: %w", err)
+	}
+	for _, m := range ms {
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+				m.Version, m.Name, formatTime(db.now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %04d_%s: %w", m.Version, m.Name, err)
+		}
+	}
+	return nil
+}
+
+// Ready reports whether the database answers and carries every migration of this binary.
+func (db *DB) Ready(ctx context.Context) error {
+	latest, err := migrations.Latest("sqlite")
+	if err != nil {
+		return err
+	}
+	var v int
+	if err := db.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return &liftrescue.Error{Code: liftrescue.EUNAVAILABLE, Message: "database unreachable", Err: err}
+	}
+	if v < latest {
+		return liftrescue.Errorf(liftrescue.EUNAVAILABLE, "database schema at version %d, this binary needs %d: run liftrescue migrate", v, latest)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction and commits when it returns nil.
+func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return translate(tx.Commit())
+}
+
+// queryer is what both *sql.DB and *sql.Tx offer.
+type queryer interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// translate maps driver errors to domain errors by their result code, never by message text.
+func translate(err error) error {
+	var se *sqlite.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return &liftrescue.Error{Code: liftrescue.ENOTFOUND, Message: "not found", Err: err}
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.As(err, &se):
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return &liftrescue.Error{Code: liftrescue.ECONFLICT, Message: "already exists", Err: err}
+		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return &liftrescue.Error{Code: liftrescue.ECONFLICT, Message: "still referred to, or refers to something missing", Err: err}
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+			return &liftrescue.Error{Code: liftrescue.EUNAVAILABLE, Message: "database unavailable", Err: err}
+		}
+	}
+	return err
+}
+
+// timeLayout is fixed-width so that text order is time order.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Truncate(time.Microsecond).Format(timeLayout) }
+
+func parseTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
+
+// nullTime stores a missing time as NULL.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+// nullDate stores a zero date as NULL.
+func nullDate(d liftrescue.Date) any {
+	if d.IsZero() {
+		return nil
+	}
+	return d.String()
+}
+
+// likePattern escapes LIKE wildcards in user text; queries use ESCAPE '\'.
+func likePattern(prefix, s, suffix string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return prefix + r.Replace(s) + suffix
+}
+
+// where collects the conditions and arguments of a list query.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// page runs the count and the page query of a list. cols selects the row, scan reads one, from is
+// the FROM clause, and the rows are ordered by id.
+func page[T any](ctx context.Context, q queryer, from string, w where, p liftrescue.Paging, after int64, cols string, scan func(rowScanner) (T, error), idOf func(T) int64) (*liftrescue.Page[T], error) {
+	var total int
+	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+from+w.String(), w.args...).Scan(&total); err != nil {
+		return nil, translate(err)
+	}
+	if after > 0 {
+		w.add("id > ?", after)
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+from+w.String()+" ORDER BY id LIMIT ?", append(w.args, p.Limit+1)...)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	out := &liftrescue.Page[T]{Items: []T{}, Total: total}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out.Items = append(out.Items, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	if len(out.Items) > p.Limit {
+		out.Items = out.Items[:p.Limit]
+		out.NextCursor = liftrescue.EncodeCursor(idOf(out.Items[p.Limit-1]))
+	}
+	return out, nil
+}
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+// stamp is the time written to created_at and updated_at: UTC, to the microsecond, as both stores
+// keep it.
+func (db *DB) stamp() time.Time { return db.now().UTC().Truncate(time.Microsecond) }
