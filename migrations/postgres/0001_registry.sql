@@ -36,7 +36,7 @@ CREATE TABLE elevators (
     district               text NOT NULL REFERENCES districts (code),
     lat                    double precision NOT NULL,
     lon                    double precision NOT NULL,
-    kind                   text NOT NULL,
+    kind                   text NOT NULL CHECK (kind IN ('traction', 'hydraulic', 'positive_drive', 'escalator', 'moving_walk', 'dumbwaiter')),
     floors                 integer NOT NULL DEFAULT 0,
     manufacturer           text NOT NULL DEFAULT '',
     model                  text NOT NULL DEFAULT '',

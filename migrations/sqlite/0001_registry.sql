@@ -38,7 +38,7 @@ CREATE TABLE elevators (
     district               TEXT NOT NULL REFERENCES districts (code),
     lat                    REAL NOT NULL,
     lon                    REAL NOT NULL,
-    kind                   TEXT NOT NULL,
+    kind                   TEXT NOT NULL CHECK (kind IN ('traction', 'hydraulic', 'positive_drive', 'escalator', 'moving_walk', 'dumbwaiter')),
     floors                 INTEGER NOT NULL DEFAULT 0,
     manufacturer           TEXT NOT NULL DEFAULT '',
     model                  TEXT NOT NULL DEFAULT '',

@@ -162,8 +162,7 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 		now := formatTime(db.stamp())
 		for _, e := range good {
 			if _, err := upsert.ExecContext(ctx, append(elevatorValues(e), now, now)...); err != nil {
-				// Only two rows of the file swapping rescue codes get here: the check above saw each
-				// code held by the other row's elevator as it was before the import.
+				// The checks above ran in this transaction, so only a broken invariant gets here.
 				return fmt.Errorf("import elevator %s: %w", e.EquipmentCode, translate(err))
 			}
 		}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/liftrescue/liftrescue"
+)
+
+// route is one entry of the route table. The table registers the routes and writes the OpenAPI
+// document, so the two cannot drift apart.
+type route struct {
+	method, path string // echo path: /api/v1/elevators/:code
+	summary      string
+	tag          string
+	handler      echo.HandlerFunc
+	query        []param
+	body         any    // the request body's Go type, nil for none
+	bodyType     string // the request media type when not JSON
+	bodyLimit    int64
+	status       int // the success status
+	response     any // the success body's Go type, nil for none
+}
+
+// param is a documented query parameter.
+type param struct {
+	name, typ, description string
+}
+
+var pagingParams = []param{
+	{"limit", "integer", "page size, 1 to 1000 (default 100)"},
+	{"cursor", "string", "next_cursor of the previous page"},
+}
+
+var importParams = []param{
+	{"partial", "boolean", "import the good rows and report the bad ones (default: one bad row imports nothing)"},
+	{"dry_run", "boolean", "check everything and write nothing"},
+	{"crs", "string", "coordinate system of lat/lon: wgs84 (default) or gcj02 (converted to WGS-84)"},
+}
+
+func (s *Server) routeTable() []route {
+	elevatorQuery := append([]param{
+		{"bbox", "string", "minLon,minLat,maxLon,maxLat (WGS-84)"},
+		{"district", "string", "6-digit district code"},
+		{"q", "string", "prefix of a rescue or equipment code, or part of the address or building"},
+		{"user_unit_id", "integer", "elevators of this user unit"},
+		{"maintenance_unit_id", "integer", "elevators of this maintenance company"},
+	}, pagingParams...)
+	orgQuery := append([]param{
+		{"kind", "string", "user_unit, maintenance, volunteer, fire or regulator"},
+		{"district", "string", "6-digit district code"},
+		{"q", "string", "prefix of the code or part of the name"},
+	}, pagingParams...)
+	return []route{
+		{method: http.MethodGet, path: "/healthz", summary: "The process is up", tag: "health", handler: s.healthz, status: 200, response: map[string]string{}},
+		{method: http.MethodGet, path: "/readyz", summary: "The database answers and its schema is current", tag: "health", handler: s.readyz, status: 200, response: map[string]string{}},
+		{method: http.MethodGet, path: "/api/openapi.json", summary: "This document", tag: "health", handler: s.openAPI, status: 200, response: map[string]any{}},
+		{method: http.MethodGet, path: "/api/v1/version", summary: "The running version", tag: "health", handler: s.version, status: 200, response: VersionInfo{}},
+
+		{method: http.MethodGet, path: "/api/v1/districts", summary: "List the districts with their outlines", tag: "districts", handler: s.listDistricts, status: 200, response: liftrescue.Page[*liftrescue.District]{}},
+		{method: http.MethodGet, path: "/api/v1/districts/:code", summary: "Get a district", tag: "districts", handler: s.getDistrict, status: 200, response: liftrescue.District{}},
+		{method: http.MethodPut, path: "/api/v1/districts/:code", summary: "Create or replace a district", tag: "districts", handler: s.putDistrict, body: liftrescue.District{}, bodyLimit: 8 << 20, status: 200, response: liftrescue.District{}},
+
+		{method: http.MethodGet, path: "/api/v1/elevators", summary: "List elevators", tag: "elevators", handler: s.listElevators, query: elevatorQuery, status: 200, response: liftrescue.Page[*liftrescue.Elevator]{}},
+		{method: http.MethodPost, path: "/api/v1/elevators", summary: "Register an elevator", tag: "elevators", handler: s.createElevator, body: liftrescue.Elevator{}, status: 201, response: liftrescue.Elevator{}},
+		{method: http.MethodGet, path: "/api/v1/elevators/:code", summary: "Look an elevator up by rescue code or 20-digit equipment code, with its units", tag: "elevators", handler: s.getElevator, status: 200, response: ElevatorDetail{}},
+		{method: http.MethodPut, path: "/api/v1/elevators/:code", summary: "Replace an elevator named by rescue or equipment code", tag: "elevators", handler: s.updateElevator, body: liftrescue.Elevator{}, status: 200, response: liftrescue.Elevator{}},
+		{method: http.MethodDelete, path: "/api/v1/elevators/:code", summary: "Remove an elevator named by rescue or equipment code", tag: "elevators", handler: s.deleteElevator, status: 204},
+
+		{method: http.MethodGet, path: "/api/v1/organizations", summary: "List organisations", tag: "organizations", handler: s.listOrganizations, query: orgQuery, status: 200, response: liftrescue.Page[*liftrescue.Organization]{}},
+		{method: http.MethodPost, path: "/api/v1/organizations", summary: "Register an organisation", tag: "organizations", handler: s.createOrganization, body: liftrescue.Organization{}, status: 201, response: liftrescue.Organization{}},
+		{method: http.MethodGet, path: "/api/v1/organizations/:id", summary: "Get an organisation", tag: "organizations", handler: s.getOrganization, status: 200, response: liftrescue.Organization{}},
+		{method: http.MethodPut, path: "/api/v1/organizations/:id", summary: "Replace an organisation", tag: "organizations", handler: s.updateOrganization, body: liftrescue.Organization{}, status: 200, response: liftrescue.Organization{}},
+		{method: http.MethodDelete, path: "/api/v1/organizations/:id", summary: "Remove an organisation nothing refers to", tag: "organizations", handler: s.deleteOrganization, status: 204},
+
+		{method: http.MethodGet, path: "/api/v1/teams", summary: "List rescue teams", tag: "teams", handler: s.listTeams, query: append([]param{{"organization_id", "integer", "teams of this organisation"}}, pagingParams...), status: 200, response: liftrescue.Page[*liftrescue.Team]{}},
+		{method: http.MethodPost, path: "/api/v1/teams", summary: "Register a rescue team", tag: "teams", handler: s.createTeam, body: liftrescue.Team{}, status: 201, response: liftrescue.Team{}},
+		{method: http.MethodGet, path: "/api/v1/teams/:id", summary: "Get a rescue team", tag: "teams", handler: s.getTeam, status: 200, response: liftrescue.Team{}},
+		{method: http.MethodPut, path: "/api/v1/teams/:id", summary: "Replace a rescue team", tag: "teams", handler: s.updateTeam, body: liftrescue.Team{}, status: 200, response: liftrescue.Team{}},
+		{method: http.MethodDelete, path: "/api/v1/teams/:id", summary: "Remove a rescue team without vehicles", tag: "teams", handler: s.deleteTeam, status: 204},
+
+		{method: http.MethodGet, path: "/api/v1/vehicles", summary: "List rescue vehicles", tag: "vehicles", handler: s.listVehicles, query: append([]param{{"team_id", "integer", "vehicles of this team"}, {"organization_id", "integer", "vehicles of this organisation"}}, pagingParams...), status: 200, response: liftrescue.Page[*liftrescue.Vehicle]{}},
+		{method: http.MethodPost, path: "/api/v1/vehicles", summary: "Register a rescue vehicle", tag: "vehicles", handler: s.createVehicle, body: liftrescue.Vehicle{}, status: 201, response: liftrescue.Vehicle{}},
+		{method: http.MethodGet, path: "/api/v1/vehicles/:id", summary: "Get a rescue vehicle", tag: "vehicles", handler: s.getVehicle, status: 200, response: liftrescue.Vehicle{}},
+		{method: http.MethodPut, path: "/api/v1/vehicles/:id", summary: "Replace a rescue vehicle", tag: "vehicles", handler: s.updateVehicle, body: liftrescue.Vehicle{}, status: 200, response: liftrescue.Vehicle{}},
+		{method: http.MethodDelete, path: "/api/v1/vehicles/:id", summary: "Remove a rescue vehicle", tag: "vehicles", handler: s.deleteVehicle, status: 204},
+
+		{method: http.MethodPost, path: "/api/v1/import/elevators", summary: "Import elevators from CSV (UTF-8 or GB18030), upserting by equipment code", tag: "import", handler: s.importElevators, query: importParams, bodyType: "text/csv", bodyLimit: importBodyLimit, status: 200, response: liftrescue.ImportResult{}},
+		{method: http.MethodPost, path: "/api/v1/import/organizations", summary: "Import organisations from CSV (UTF-8 or GB18030), upserting by code", tag: "import", handler: s.importOrganizations, query: importParams, bodyType: "text/csv", bodyLimit: importBodyLimit, status: 200, response: liftrescue.ImportResult{}},
+	}
+}

@@ -1,0 +1,156 @@
+// Package api is the REST API of liftrescue on echo: routes, JSON, limits, the OpenAPI document
+// and the map of error codes to HTTP statuses. Handlers are thin: they read the request, call the
+// root package's services and write the answer.
+//
+// It imports the root package and csvimport; echo is used nowhere else.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/liftrescue/liftrescue"
+)
+
+// Config is what the API needs.
+type Config struct {
+	Store  liftrescue.Store
+	Logger *slog.Logger
+	// Version is reported by /api/v1/version and the OpenAPI document.
+	Version string
+	// UI serves the single-page app at /; nil serves nothing there.
+	UI http.Handler
+	// Location is the centre's time zone, for local times in imported files.
+	Location *time.Location
+}
+
+// Server is the HTTP API.
+type Server struct {
+	store  liftrescue.Store
+	logger *slog.Logger
+	cfg    Config
+	echo   *echo.Echo
+	routes []route
+}
+
+// Default body limits: registry records are small; CSV registries of a city are not.
+const (
+	jsonBodyLimit   = 1 << 20  // 1 MiB
+	importBodyLimit = 64 << 20 // 64 MiB, about 300,000 elevator rows
+)
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{store: cfg.Store, logger: cfg.Logger, cfg: cfg}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		// Keep a caller's id (the hotline system's) so that one call can be followed across systems,
+		// but only when it looks like an id.
+		Skipper: nil,
+		Generator: func() string {
+			return newRequestID()
+		},
+		TargetHeader: echo.HeaderXRequestID,
+	}))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			s.logger.Error("panic", "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+			return liftrescue.Errorf(liftrescue.EINTERNAL, "internal error")
+		},
+	}))
+	e.Use(s.accessLog)
+	s.routes = s.routeTable()
+	for _, r := range s.routes {
+		e.Add(r.method, r.path, r.handler, s.bodyLimit(r))
+	}
+	if cfg.UI != nil {
+		ui := echo.WrapHandler(cfg.UI)
+		e.GET("/", ui)
+		e.GET("/*", ui)
+	}
+	s.echo = e
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.echo.ServeHTTP(w, r) }
+
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		err := next(c)
+		status := c.Response().Status
+		if err != nil {
+			s.errorHandler(err, c)
+			status = c.Response().Status
+		}
+		if !strings.HasPrefix(c.Request().URL.Path, "/healthz") {
+			logRequest(s.logger, c, status, err)
+		}
+		return nil
+	}
+}
+
+// bodyLimit refuses bodies larger than the route takes: at once when Content-Length says so, else
+// when reading passes the limit.
+func (s *Server) bodyLimit(r route) echo.MiddlewareFunc {
+	limit := r.bodyLimit
+	if limit == 0 {
+		limit = jsonBodyLimit
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			if req.ContentLength > limit {
+				return liftrescue.Errorf(liftrescue.ETOOLARGE, "the request body is larger than %d bytes", limit)
+			}
+			req.Body = http.MaxBytesReader(c.Response(), req.Body, limit)
+			return next(c)
+		}
+	}
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 only when the database answers and its schema is current, so that a load
+// balancer sends no call to an instance that cannot look an elevator up.
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ready(ctx); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// VersionInfo is the answer of /api/v1/version.
+type VersionInfo struct {
+	Version string `json:"version"`
+}
+
+func (s *Server) version(c echo.Context) error {
+	return c.JSON(http.StatusOK, VersionInfo{Version: s.cfg.Version})
+}
+
+// Routes lists the routes the server answers, as "METHOD /path/{param}".
+func (s *Server) Routes() []string {
+	var out []string
+	for _, r := range s.echo.Routes() {
+		if r.Path == "/" || r.Path == "/*" {
+			continue // the UI
+		}
+		out = append(out, r.Method+" "+pathParam.ReplaceAllString(r.Path, "{$1}"))
+	}
+	return out
+}

@@ -1,0 +1,95 @@
+package liftrescue_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/liftrescue/liftrescue"
+)
+
+func TestCheckLonLat(t *testing.T) {
+	tests := []struct {
+		lon, lat float64
+		ok       bool
+	}{
+		{117.55, 34.86, true},
+		{-180, -90, true},
+		{180, 90, true},
+		{0, 0, false},
+		{0, 51.48, true}, // Greenwich is a real place
+		{117.55, 90.0001, false},
+		{-180.0001, 34, false},
+		{math.NaN(), 34, false},
+		{117, math.Inf(1), false},
+	}
+	for _, tt := range tests {
+		if got := liftrescue.CheckLonLat(tt.lon, tt.lat) == ""; got != tt.ok {
+			t.Errorf("CheckLonLat(%v, %v) ok = %v, want %v", tt.lon, tt.lat, got, tt.ok)
+		}
+	}
+}
+
+func TestElevatorValidate(t *testing.T) {
+	valid := func() liftrescue.Elevator {
+		return liftrescue.Elevator{RescueCode: " 123456 ", EquipmentCode: "31103704022015000001", Address: "市中区光明路128号",
+			District: "370402", Lat: 34.86, Lon: 117.55, Kind: liftrescue.KindTraction, UserUnitID: 1, MaintenanceUnitID: 2}
+	}
+	e := valid()
+	if err := e.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if e.RescueCode != "123456" || e.Status != liftrescue.InService {
+		t.Fatalf("Validate did not normalise: %q %q", e.RescueCode, e.Status)
+	}
+	tests := []struct {
+		name  string
+		edit  func(*liftrescue.Elevator)
+		field string
+	}{
+		{"short rescue code", func(e *liftrescue.Elevator) { e.RescueCode = "123" }, "rescue_code"},
+		{"letters in rescue code", func(e *liftrescue.Elevator) { e.RescueCode = "12a456" }, "rescue_code"},
+		{"19-digit equipment code", func(e *liftrescue.Elevator) { e.EquipmentCode = "3110370402201500000" }, "equipment_code"},
+		{"no address", func(e *liftrescue.Elevator) { e.Address = "  " }, "address"},
+		{"control characters", func(e *liftrescue.Elevator) { e.Building = "1号楼\x00" }, "building"},
+		{"bad district", func(e *liftrescue.Elevator) { e.District = "3704" }, "district"},
+		{"bad kind", func(e *liftrescue.Elevator) { e.Kind = "rocket" }, "kind"},
+		{"negative floors", func(e *liftrescue.Elevator) { e.Floors = -1 }, "floors"},
+		{"no user unit", func(e *liftrescue.Elevator) { e.UserUnitID = 0 }, "user_unit_id"},
+		{"bad status", func(e *liftrescue.Elevator) { e.Status = "broken" }, "status"},
+		{"longitude out of range", func(e *liftrescue.Elevator) { e.Lon = 181 }, "lon"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := valid()
+			tt.edit(&e)
+			err := e.Validate()
+			if liftrescue.ErrorCode(err) != liftrescue.EINVALID {
+				t.Fatalf("err = %v, want invalid", err)
+			}
+			if d := liftrescue.ErrorDetails(err); d[0].Field != tt.field {
+				t.Fatalf("first detail %+v, want field %s", d[0], tt.field)
+			}
+		})
+	}
+}
+
+func TestDateJSON(t *testing.T) {
+	var d liftrescue.Date
+	for _, tt := range []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{`"2021-06-30"`, "2021-06-30", false},
+		{`null`, "", false},
+		{`""`, "", false},
+		{`"2021-02-30"`, "", true},
+		{`20210630`, "", true},
+	} {
+		d = liftrescue.Date{}
+		err := d.UnmarshalJSON([]byte(tt.in))
+		if (err != nil) != tt.wantErr || d.String() != tt.want {
+			t.Errorf("UnmarshalJSON(%s) = %q, %v", tt.in, d, err)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/liftrescue/liftrescue"
+)
+
+// orgFields are the columns a write sets, in the order of orgValues.
+var orgFields = []string{"code", "kind", "name", "district", "address", "lat", "lon", "duty_phones", "contacts"}
+
+const orgColumns = `id, code, kind, name, district, address, lat, lon, duty_phones, contacts, created_at, updated_at`
+
+// orgValues lists o's writable columns in the order of orgFields. The jsonb codec marshals the
+// phone and contact slices.
+func orgValues(o *liftrescue.Organization) []any {
+	return []any{o.Code, string(o.Kind), o.Name, o.District, o.Address, o.Lat, o.Lon, o.DutyPhones, o.Contacts}
+}
+
+func (db *DB) FindOrganization(ctx context.Context, id int64) (*liftrescue.Organization, error) {
+	return findOrganization(ctx, db.pool, id)
+}
+
+func findOrganization(ctx context.Context, q querier, id int64) (*liftrescue.Organization, error) {
+	return one(q.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1`, id), scanOrganization,
+		"no organization has the id %d", id)
+}
+
+func (db *DB) FindOrganizationByCode(ctx context.Context, code string) (*liftrescue.Organization, error) {
+	return one(db.pool.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE code = $1`, code), scanOrganization,
+		"no organization has the code %q", code)
+}
+
+func (db *DB) ListOrganizations(ctx context.Context, f liftrescue.OrganizationFilter) (*liftrescue.Page[*liftrescue.Organization], error) {
+	after, err := f.Paging.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	var w where
+	if f.Kind != "" {
+		w.add("kind = ?", string(f.Kind))
+	}
+	if f.District != "" {
+		w.add("district = ?", f.District)
+	}
+	if f.Q != "" {
+		// ILIKE because SQLite's LIKE ignores ASCII case, and both stores must find the same rows.
+		w.add(`(code ILIKE ? ESCAPE '\' OR name ILIKE ? ESCAPE '\')`, likePattern("", f.Q, "%"), likePattern("%", f.Q, "%"))
+	}
+	return page(ctx, db.pool, "organizations", w, f.Paging, after, orgColumns, scanOrganization,
+		func(o *liftrescue.Organization) int64 { return o.ID })
+}
+
+func (db *DB) CreateOrganization(ctx context.Context, o *liftrescue.Organization) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := checkDistrict(ctx, tx, o.District); err != nil {
+			return err
+		}
+		if err := checkOrgCodeFree(ctx, tx, o.Code, 0); err != nil {
+			return err
+		}
+		now := db.stamp()
+		if err := tx.QueryRow(ctx, insertSQL("organizations", orgFields), append(orgValues(o), now, now)...).Scan(&o.ID); err != nil {
+			return translate(err)
+		}
+		o.CreatedAt, o.UpdatedAt = now, now
+		return nil
+	})
+}
+
+func (db *DB) UpdateOrganization(ctx context.Context, o *liftrescue.Organization) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		old, err := findOrganization(ctx, tx, o.ID)
+		if err != nil {
+			return err
+		}
+		if err := checkDistrict(ctx, tx, o.District); err != nil {
+			return err
+		}
+		if err := checkOrgCodeFree(ctx, tx, o.Code, o.ID); err != nil {
+			return err
+		}
+		if old.Kind != o.Kind {
+			if err := checkOrgUnused(ctx, tx, o.ID, "its kind cannot change"); err != nil {
+				return err
+			}
+		}
+		now := db.stamp()
+		if _, err := tx.Exec(ctx, updateSQL("organizations", orgFields), append(orgValues(o), now, o.ID)...); err != nil {
+			return translate(err)
+		}
+		o.CreatedAt, o.UpdatedAt = old.CreatedAt, now
+		return nil
+	})
+}
+
+func (db *DB) DeleteOrganization(ctx context.Context, id int64) error {
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := checkOrgUnused(ctx, tx, id, "it cannot be deleted"); err != nil {
+			return err
+		}
+		return deleteByID(ctx, tx, "organizations", "organization", id)
+	})
+}
+
+// checkOrgCodeFree returns ECONFLICT when another organisation than self holds the code.
+func checkOrgCodeFree(ctx context.Context, q querier, code string, self int64) error {
+	var id int64
+	err := q.QueryRow(ctx, `SELECT id FROM organizations WHERE code = $1 AND id <> $2`, code, self).Scan(&id)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return translate(err)
+	}
+	return liftrescue.Taken("organization", "code", code, id)
+}
+
+// orgReferences selects the number of elevators and of teams that refer to the organisation whose
+// id is the SQL expression id. A change of kind or a delete checks it first, so that the refusal
+// says what still relies on the organisation rather than which foreign key fired.
+func orgReferences(id string) string {
+	return `(SELECT count(*) FROM elevators WHERE user_unit_id = ` + id + ` OR maintenance_unit_id = ` + id + `),
+		(SELECT count(*) FROM teams WHERE organization_id = ` + id + `)`
+}
+
+// checkOrgUnused returns ECONFLICT, saying what still refers to the organisation, when elevators or
+// teams do.
+func checkOrgUnused(ctx context.Context, q querier, id int64, consequence string) error {
+	var elevators, teams int
+	if err := q.QueryRow(ctx, `SELECT `+orgReferences("$1"), id).Scan(&elevators, &teams); err != nil {
+		return translate(err)
+	}
+	if elevators+teams > 0 {
+		return liftrescue.Errorf(liftrescue.ECONFLICT, "organization %d is referred to by %d elevators and %d teams, so %s", id, elevators, teams, consequence)
+	}
+	return nil
+}
+
+func scanOrganization(r rowScanner) (*liftrescue.Organization, error) {
+	var o liftrescue.Organization
+	if err := r.Scan(&o.ID, &o.Code, &o.Kind, &o.Name, &o.District, &o.Address, &o.Lat, &o.Lon, &o.DutyPhones, &o.Contacts,
+		&o.CreatedAt, &o.UpdatedAt); err != nil {
+		return nil, translate(err)
+	}
+	return &o, nil
+}
+
+// unitsByCode loads every organisation's id and kind by code for the checks of an elevator import;
+// a city has thousands at most.
+func unitsByCode(ctx context.Context, q querier) (map[string]liftrescue.UnitRef, error) {
+	type unit struct {
+		code string
+		ref  liftrescue.UnitRef
+	}
+	list, err := all(ctx, q, func(r rowScanner) (u unit, err error) {
+		err = r.Scan(&u.code, &u.ref.ID, &u.ref.Kind)
+		return
+	}, `SELECT code, id, kind FROM organizations`)
+	if err != nil {
+		return nil, err
+	}
+	units := make(map[string]liftrescue.UnitRef, len(list))
+	for _, u := range list {
+		units[u.code] = u.ref
+	}
+	return units, nil
+}

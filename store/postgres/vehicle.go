@@ -1,0 +1,127 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/liftrescue/liftrescue"
+)
+
+// vehicleFields are the columns a write sets, in the order of vehicleValues.
+var vehicleFields = []string{"team_id", "plate", "device_id", "on_duty"}
+
+// vehicleColumns joins the team for the derived organisation id. A vehicle without a tracker has
+// a NULL device_id, so that the unique index lets many of them be; the domain calls that "".
+const vehicleColumns = `v.id, v.team_id, t.organization_id, v.plate, coalesce(v.device_id, '') AS device_id, v.on_duty,
+	v.created_at, v.updated_at`
+
+const vehicleFrom = `vehicles v JOIN teams t ON t.id = v.team_id`
+
+func vehicleValues(v *liftrescue.Vehicle) []any {
+	return []any{v.TeamID, v.Plate, nullString(v.DeviceID), v.OnDuty}
+}
+
+func (db *DB) FindVehicle(ctx context.Context, id int64) (*liftrescue.Vehicle, error) {
+	return findVehicle(ctx, db.pool, id)
+}
+
+func findVehicle(ctx context.Context, q querier, id int64) (*liftrescue.Vehicle, error) {
+	return one(q.QueryRow(ctx, `SELECT `+vehicleColumns+` FROM `+vehicleFrom+` WHERE v.id = $1`, id), scanVehicle,
+		"no vehicle has the id %d", id)
+}
+
+func (db *DB) ListVehicles(ctx context.Context, f liftrescue.VehicleFilter) (*liftrescue.Page[*liftrescue.Vehicle], error) {
+	after, err := f.Paging.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	var w where
+	if f.TeamID != 0 {
+		w.add("v.team_id = ?", f.TeamID)
+	}
+	if f.OrganizationID != 0 {
+		w.add("t.organization_id = ?", f.OrganizationID)
+	}
+	// page orders and pages by "id"; a subquery gives the joined rows that unqualified column.
+	from := `(SELECT ` + vehicleColumns + ` FROM ` + vehicleFrom + w.String() + `) AS v`
+	return page(ctx, db.pool, from, where{args: w.args}, f.Paging, after, "*", scanVehicle, func(v *liftrescue.Vehicle) int64 { return v.ID })
+}
+
+func (db *DB) CreateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if err := checkVehicleRefs(ctx, tx, v); err != nil {
+			return err
+		}
+		now := db.stamp()
+		if err := tx.QueryRow(ctx, insertSQL("vehicles", vehicleFields), append(vehicleValues(v), now, now)...).Scan(&v.ID); err != nil {
+			return translate(err)
+		}
+		return reloadVehicle(ctx, tx, v)
+	})
+}
+
+func (db *DB) UpdateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := findVehicle(ctx, tx, v.ID); err != nil {
+			return err
+		}
+		if err := checkVehicleRefs(ctx, tx, v); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, updateSQL("vehicles", vehicleFields), append(vehicleValues(v), db.stamp(), v.ID)...); err != nil {
+			return translate(err)
+		}
+		return reloadVehicle(ctx, tx, v)
+	})
+}
+
+// reloadVehicle reads back what a write stored, for the organisation id it derives from the team.
+func reloadVehicle(ctx context.Context, q querier, v *liftrescue.Vehicle) error {
+	saved, err := findVehicle(ctx, q, v.ID)
+	if err != nil {
+		return err
+	}
+	*v = *saved
+	return nil
+}
+
+func (db *DB) DeleteVehicle(ctx context.Context, id int64) error {
+	return deleteByID(ctx, db.pool, "vehicles", "vehicle", id)
+}
+
+// checkVehicleRefs checks that the team exists and that no other vehicle has the plate or device.
+func checkVehicleRefs(ctx context.Context, q querier, v *liftrescue.Vehicle) error {
+	if err := checkExists(ctx, q, "teams", "team_id", v.TeamID); err != nil {
+		return err
+	}
+	for _, f := range []struct{ field, value string }{{"plate", v.Plate}, {"device_id", v.DeviceID}} {
+		if f.value == "" {
+			continue
+		}
+		var holder int64
+		err := q.QueryRow(ctx, `SELECT id FROM vehicles WHERE `+f.field+` = $1 AND id <> $2`, f.value, v.ID).Scan(&holder)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			continue
+		case err != nil:
+			return translate(err)
+		}
+		return liftrescue.Taken("vehicle", f.field, f.value, holder)
+	}
+	return nil
+}
+
+func scanVehicle(r rowScanner) (*liftrescue.Vehicle, error) {
+	var v liftrescue.Vehicle
+	if err := r.Scan(&v.ID, &v.TeamID, &v.OrganizationID, &v.Plate, &v.DeviceID, &v.OnDuty, &v.CreatedAt, &v.UpdatedAt); err != nil {
+		return nil, translate(err)
+	}
+	return &v, nil
+}
