@@ -121,7 +121,12 @@ func TestScenarios(t *testing.T) {
 		{name: "not JSON", method: "POST", path: "/api/v1/elevators", body: "a,b", contentType: "text/csv", status: 415, code: "unsupported_media_type"},
 		{name: "oversized body", method: "POST", path: "/api/v1/elevators", body: `{"address":"` + strings.Repeat("x", 2<<20) + `"}`, status: 413, code: "too_large"},
 
-		{name: "update by rescue code", method: "PUT", path: "/api/v1/elevators/123456", body: f.elevatorJSON(func(m map[string]any) { m["rescue_code"] = "123456"; m["equipment_code"] = "31103704022015000001"; m["floors"] = 20; m["address"] = "市中区光明路128号" }), status: 200, contains: `"floors":20`},
+		{name: "update by rescue code", method: "PUT", path: "/api/v1/elevators/123456", body: f.elevatorJSON(func(m map[string]any) {
+			m["rescue_code"] = "123456"
+			m["equipment_code"] = "31103704022015000001"
+			m["floors"] = 20
+			m["address"] = "市中区光明路128号"
+		}), status: 200, contains: `"floors":20`},
 		{name: "update unknown", method: "PUT", path: "/api/v1/elevators/777777", body: f.elevatorJSON(nil), status: 404, code: "not_found"},
 
 		{name: "list elevators", method: "GET", path: "/api/v1/elevators?limit=1", status: 200, contains: `"total":2`},
