@@ -3,9 +3,6 @@ package postgres_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,58 +12,14 @@ import (
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/migrations"
 	"github.com/liftrescue/liftrescue/store/postgres"
+	"github.com/liftrescue/liftrescue/store/postgres/pgtest"
 	"github.com/liftrescue/liftrescue/store/storetest"
 )
-
-// serverURL returns the URL of the test server, or skips: CI sets the variable and fails when the
-// suite was skipped, so the message must stay as it is.
-func serverURL(tb testing.TB) string {
-	tb.Helper()
-	u := os.Getenv("LIFTRESCUE_TEST_POSTGRES")
-	if u == "" {
-		tb.Skip("LIFTRESCUE_TEST_POSTGRES not set")
-	}
-	return u
-}
-
-// admin runs one statement on the database at dbURL over a connection of its own.
-func admin(ctx context.Context, dbURL, sql string, args ...any) error {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, sql, args...)
-	return err
-}
-
-// MustDatabase creates an empty database on the test server, drops it when the test ends, and
-// returns its URL.
-func MustDatabase(tb testing.TB) string {
-	tb.Helper()
-	server := serverURL(tb)
-	u, err := url.Parse(server)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		tb.Fatal("LIFTRESCUE_TEST_POSTGRES must be a postgres:// URL")
-	}
-	ctx := context.Background()
-	name := fmt.Sprintf("liftrescue_test_%016x", rand.Uint64())
-	if err := admin(ctx, server, `CREATE DATABASE `+name); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		if err := admin(ctx, server, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
-			tb.Errorf("drop test database: %v", err)
-		}
-	})
-	u.Path = "/" + name
-	return u.String()
-}
 
 // MustOpen opens a fresh database; it is closed, then dropped, when the test ends.
 func MustOpen(tb testing.TB, now func() time.Time) *postgres.DB {
 	tb.Helper()
-	dbURL := MustDatabase(tb)
+	dbURL := pgtest.MustDatabase(tb)
 	db, err := postgres.Open(context.Background(), dbURL, postgres.Options{Now: now})
 	if err != nil {
 		tb.Fatal(err)
@@ -76,7 +29,7 @@ func MustOpen(tb testing.TB, now func() time.Time) *postgres.DB {
 }
 
 func TestConformance(t *testing.T) {
-	serverURL(t)
+	pgtest.ServerURL(t)
 	storetest.Run(t, func(tb testing.TB, now func() time.Time) liftrescue.Store { return MustOpen(tb, now) })
 }
 
@@ -161,7 +114,7 @@ func mustMigrations(t *testing.T, dbURL string) {
 func TestMigrate(t *testing.T) {
 	ctx := context.Background()
 	t.Run("Reopen", func(t *testing.T) {
-		dbURL := MustDatabase(t)
+		dbURL := pgtest.MustDatabase(t)
 		for range 2 {
 			db, err := postgres.Open(ctx, dbURL, postgres.Options{})
 			if err != nil {
@@ -178,7 +131,7 @@ func TestMigrate(t *testing.T) {
 		mustMigrations(t, dbURL)
 	})
 	t.Run("Concurrent", func(t *testing.T) {
-		dbURL := MustDatabase(t)
+		dbURL := pgtest.MustDatabase(t)
 		const instances = 4
 		start := make(chan struct{})
 		errs := make([]error, instances)
@@ -204,13 +157,13 @@ func TestMigrate(t *testing.T) {
 		mustMigrations(t, dbURL)
 	})
 	t.Run("Behind", func(t *testing.T) {
-		dbURL := MustDatabase(t)
+		dbURL := pgtest.MustDatabase(t)
 		db, err := postgres.Open(ctx, dbURL, postgres.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		if err := admin(ctx, dbURL, `DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
+		if err := pgtest.Exec(ctx, dbURL, `DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)`); err != nil {
 			t.Fatal(err)
 		}
 		storetest.MustCode(t, db.Ready(ctx), liftrescue.EUNAVAILABLE)
