@@ -3,6 +3,8 @@ package liftrescue
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"strconv"
 	"time"
 )
 
@@ -50,13 +52,35 @@ func (d Date) MarshalJSON() ([]byte, error) {
 	if d.IsZero() {
 		return []byte("null"), nil
 	}
-	return json.Marshal(d.String())
+	return d.appendQuoted(make([]byte, 0, 12)), nil
 }
 
+// appendQuoted appends "2006-01-02" without fmt: lists of thousands of elevators carry two dates
+// each.
+func (d Date) appendQuoted(b []byte) []byte {
+	pad := func(b []byte, n, width int) []byte {
+		var digits [4]byte
+		for i := width - 1; i >= 0; i-- {
+			digits[i] = byte('0' + n%10)
+			n /= 10
+		}
+		return append(b, digits[:width]...)
+	}
+	b = append(b, '"')
+	b = pad(b, d.Year, 4)
+	b = append(b, '-')
+	b = pad(b, int(d.Month), 2)
+	b = append(b, '-')
+	b = pad(b, d.Day, 2)
+	return append(b, '"')
+}
+
+// UnmarshalJSON reads "2006-01-02", null or "". Its errors are *json.UnmarshalTypeError so that
+// the decoder names the field at fault.
 func (d *Date) UnmarshalJSON(b []byte) error {
 	var s *string
 	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("want a date like 2021-06-30")
+		return &json.UnmarshalTypeError{Value: "non-string", Type: reflect.TypeFor[Date]()}
 	}
 	if s == nil || *s == "" {
 		*d = Date{}
@@ -64,7 +88,7 @@ func (d *Date) UnmarshalJSON(b []byte) error {
 	}
 	v, err := ParseDate(*s)
 	if err != nil {
-		return err
+		return &json.UnmarshalTypeError{Value: "string " + strconv.Quote(*s), Type: reflect.TypeFor[Date]()}
 	}
 	*d = v
 	return nil

@@ -1,6 +1,7 @@
 package liftrescue
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -28,10 +29,13 @@ func (d District) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-// UnmarshalJSON reads the outline from a GeoJSON Polygon or MultiPolygon.
+// UnmarshalJSON reads the outline from a GeoJSON Polygon or MultiPolygon. Unknown fields are
+// refused, as everywhere in the API: a misspelt "rural" would silently halve the arrival limit.
 func (d *District) UnmarshalJSON(b []byte) error {
 	var in districtJSON
-	if err := json.Unmarshal(b, &in); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
 		return err
 	}
 	outline, err := ParseOutline(in.Outline)

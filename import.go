@@ -1,6 +1,7 @@
 package liftrescue
 
 import (
+	"context"
 	"errors"
 	"fmt"
 )
@@ -92,4 +93,24 @@ func RowProblems(line int, err error) []Detail {
 		out[i] = d
 	}
 	return out
+}
+
+// UpsertDistricts stores districts read from a boundary file, which has been checked whole before.
+// It returns how many were new and how many replaced.
+func UpsertDistricts(ctx context.Context, svc DistrictService, ds []District) (*ImportResult, error) {
+	res := &ImportResult{Rows: len(ds), Errors: []Detail{}}
+	for i := range ds {
+		switch _, err := svc.FindDistrict(ctx, ds[i].Code); ErrorCode(err) {
+		case "":
+			res.Updated++
+		case ENOTFOUND:
+			res.Created++
+		default:
+			return nil, err
+		}
+		if err := svc.UpsertDistrict(ctx, &ds[i]); err != nil {
+			return nil, fmt.Errorf("district %s: %w", ds[i].Code, err)
+		}
+	}
+	return res, nil
 }

@@ -33,9 +33,16 @@ func (d *District) Validate() error {
 	}
 	checkText(&p, "name", d.Name, true, 100)
 	for i, poly := range d.Outline {
+		if len(poly) == 0 {
+			p.add("outline", "polygon %d has no ring", i)
+		}
 		for j, ring := range poly {
-			if len(ring) < 4 {
+			switch {
+			case len(ring) < 4:
 				p.add("outline", "polygon %d ring %d has %d points, a closed ring needs at least 4", i, j, len(ring))
+				continue
+			case ring[0] != ring[len(ring)-1]:
+				p.add("outline", "polygon %d ring %d is not closed: its last point must repeat its first", i, j)
 			}
 			for _, pt := range ring {
 				if r := CheckLonLat(pt.Lon(), pt.Lat()); r != "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/api"
 	"github.com/liftrescue/liftrescue/store/sqlite"
+	"github.com/liftrescue/liftrescue/ui"
 )
 
 // fixture is a server on a fresh embedded database holding one district, a user unit, a
@@ -58,7 +59,7 @@ func newFixture(t *testing.T) *fixture {
 		Building: "3号楼2单元", District: "370402", Lat: 34.86, Lon: 117.55, Kind: liftrescue.KindTraction, Floors: 18,
 		UserUnitID: f.user.ID, MaintenanceUnitID: f.maint.ID}
 	must(db.CreateElevator(ctx, f.lift))
-	f.server = api.New(api.Config{Store: db, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test"})
+	f.server = api.New(api.Config{Store: db, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", UI: ui.Handler()})
 	return f
 }
 
@@ -101,6 +102,16 @@ func TestScenarios(t *testing.T) {
 		{name: "unknown rescue code", method: "GET", path: "/api/v1/elevators/999999", status: 404, code: "not_found"},
 		{name: "malformed code", method: "GET", path: "/api/v1/elevators/12ab", status: 422, code: "invalid"},
 		{name: "no such route", method: "GET", path: "/api/v1/nothing", status: 404, code: "not_found"},
+		{name: "a typo in an API path is not the UI", method: "GET", path: "/api/v1/elevator/123456", status: 404, code: "not_found"},
+		{name: "an unknown API path with another method", method: "DELETE", path: "/api/v1/nothing", status: 404, code: "not_found"},
+		{name: "the UI", method: "GET", path: "/", status: 200, contains: `lang="zh-CN"`},
+		{name: "the UI owns its other paths", method: "GET", path: "/incidents/42", status: 200, contains: `lang="zh-CN"`},
+		{name: "HEAD on healthz", method: "HEAD", path: "/healthz", status: 200},
+		{name: "HEAD on an elevator", method: "HEAD", path: "/api/v1/elevators/123456", status: 200},
+		{name: "NUL in a query", method: "GET", path: "/api/v1/elevators?q=%00", status: 400, code: "bad_request"},
+		{name: "broken UTF-8 in a query", method: "GET", path: "/api/v1/organizations?q=%C3%28", status: 400, code: "bad_request"},
+		{name: "broken UTF-8 in a path", method: "GET", path: "/api/v1/districts/%FF", status: 400, code: "bad_request"},
+		{name: "version carries the centre's zone", method: "GET", path: "/api/v1/version", status: 200, contains: `"time_zone":"Asia/Shanghai"`},
 		{name: "wrong method", method: "PATCH", path: "/api/v1/elevators", status: 405, code: "method_not_allowed"},
 
 		{name: "create elevator", method: "POST", path: "/api/v1/elevators", body: f.elevatorJSON(nil), status: 201, contains: `"rescue_code":"654321"`},
@@ -119,6 +130,10 @@ func TestScenarios(t *testing.T) {
 		{name: "two JSON values", method: "POST", path: "/api/v1/elevators", body: f.elevatorJSON(nil) + `{}`, status: 400, code: "bad_request"},
 		{name: "malformed date", method: "POST", path: "/api/v1/elevators", body: f.elevatorJSON(func(m map[string]any) { m["installed_on"] = "01/04/2018" }), status: 400, code: "bad_request"},
 		{name: "not JSON", method: "POST", path: "/api/v1/elevators", body: "a,b", contentType: "text/csv", status: 415, code: "unsupported_media_type"},
+		{name: "JSON in GBK by its charset", method: "POST", path: "/api/v1/elevators", body: f.elevatorJSON(nil), contentType: "application/json; charset=GBK", status: 415, code: "unsupported_media_type"},
+		{name: "JSON that is not UTF-8", method: "POST", path: "/api/v1/organizations", body: "{\"code\":\"X7\",\"kind\":\"fire\",\"name\":\"\xd4\xe6\xd7\xaf\",\"district\":\"370402\"}", status: 400, code: "bad_request"},
+		{name: "malformed time", method: "POST", path: "/api/v1/elevators", body: f.elevatorJSON(func(m map[string]any) { m["last_maintained_at"] = "yesterday" }), status: 400, code: "bad_request"},
+		{name: "organization id in a query not a number", method: "GET", path: "/api/v1/teams?organization_id=abc", status: 400, code: "bad_request"},
 		{name: "oversized body", method: "POST", path: "/api/v1/elevators", body: `{"address":"` + strings.Repeat("x", 2<<20) + `"}`, status: 413, code: "too_large"},
 
 		{name: "update by rescue code", method: "PUT", path: "/api/v1/elevators/123456", body: f.elevatorJSON(func(m map[string]any) {
@@ -156,6 +171,11 @@ func TestScenarios(t *testing.T) {
 		{name: "list districts", method: "GET", path: "/api/v1/districts", status: 200, contains: `"name":"市中区"`},
 		{name: "put district", method: "PUT", path: "/api/v1/districts/370403", body: `{"name":"薛城区","outline":{"type":"Polygon","coordinates":[[[117.2,34.7],[117.3,34.7],[117.3,34.8],[117.2,34.7]]]}}`, status: 200, contains: `"outline":{"type":"MultiPolygon"`},
 		{name: "district outline not a polygon", method: "PUT", path: "/api/v1/districts/370403", body: `{"name":"薛城区","outline":{"type":"Point","coordinates":[117.2,34.7]}}`, status: 400, code: "bad_request"},
+		{name: "district with a misspelt field", method: "PUT", path: "/api/v1/districts/370403", body: `{"name":"薛城区","rurl":true}`, status: 400, code: "bad_request"},
+		{name: "district with a ring that does not close", method: "PUT", path: "/api/v1/districts/370403", body: `{"name":"薛城区","outline":{"type":"Polygon","coordinates":[[[117,34],[118,34],[118,35],[119,36]]]}}`, status: 422, code: "invalid"},
+		{name: "district with no rings", method: "PUT", path: "/api/v1/districts/370403", body: `{"name":"薛城区","outline":{"type":"Polygon","coordinates":[]}}`, status: 422, code: "invalid"},
+		{name: "import districts from GeoJSON", method: "POST", path: "/api/v1/import/districts", contentType: "application/geo+json", body: `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"adcode":370405,"name":"台儿庄区"},"geometry":{"type":"Polygon","coordinates":[[[117.7,34.5],[117.8,34.5],[117.8,34.6],[117.7,34.5]]]}}]}`, status: 200, contains: `"created":1`},
+		{name: "import districts that are not GeoJSON", method: "POST", path: "/api/v1/import/districts", contentType: "application/geo+json", body: `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"x"},"geometry":{"type":"Point","coordinates":[1,2]}}]}`, status: 422, code: "invalid"},
 		{name: "district with an open ring", method: "PUT", path: "/api/v1/districts/370403", body: `{"name":"薛城区","outline":{"type":"Polygon","coordinates":[[[117.2,34.7],[117.3,34.7],[117.2,34.7]]]}}`, status: 422, code: "invalid"},
 
 		{name: "delete elevator", method: "DELETE", path: "/api/v1/elevators/654321", status: 204},
@@ -177,6 +197,9 @@ func TestScenarios(t *testing.T) {
 			if rec.Header().Get("X-Request-Id") == "" {
 				t.Error("no X-Request-Id header")
 			}
+			if tt.method == "HEAD" && rec.Body.Len() > 0 && rec.Result().ContentLength == 0 {
+				t.Error("HEAD answered with a body")
+			}
 			if tt.code != "" {
 				var body api.ErrorBody
 				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
@@ -195,6 +218,24 @@ func TestScenarios(t *testing.T) {
 				t.Fatalf("body lacks %s:\n%s", tt.contains, rec.Body)
 			}
 		})
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	f := newFixture(t)
+	for _, tt := range []struct{ sent, kept string }{
+		{"hotline-2026-11-21-0042", "hotline-2026-11-21-0042"},
+		{strings.Repeat("x", 65), ""},
+		{`a"b<script>`, ""},
+	} {
+		req := httptest.NewRequest("GET", "/healthz", nil)
+		req.Header.Set("X-Request-Id", tt.sent)
+		rec := httptest.NewRecorder()
+		f.server.ServeHTTP(rec, req)
+		got := rec.Header().Get("X-Request-Id")
+		if tt.kept != "" && got != tt.kept || tt.kept == "" && (got == tt.sent || len(got) != 16) {
+			t.Errorf("sent %q, got back %q", tt.sent, got)
+		}
 	}
 }
 
@@ -254,7 +295,7 @@ func TestImportCSV(t *testing.T) {
 		t.Fatalf("form upload = %d %s", rec.Code, rec.Body)
 	}
 	rec = f.do("POST", "/api/v1/import/elevators?partial=maybe", "text/csv", strings.NewReader(header+good))
-	if rec.Code != 422 {
+	if rec.Code != 400 {
 		t.Fatalf("partial=maybe = %d", rec.Code)
 	}
 }

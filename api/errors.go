@@ -1,13 +1,17 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/liftrescue/liftrescue"
@@ -103,10 +107,25 @@ func httpErrorPayload(he *echo.HTTPError) ErrorPayload {
 // integration ("rescueCode") fails loudly instead of silently storing nothing.
 func decodeJSON(c echo.Context, v any) error {
 	req := c.Request()
-	if ct := req.Header.Get(echo.HeaderContentType); ct != "" && !strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
-		return liftrescue.Errorf(codeUnsupportedMedia, "send the body as application/json, not %s", ct)
+	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || mt != echo.MIMEApplicationJSON {
+			return liftrescue.Errorf(codeUnsupportedMedia, "send the body as application/json, not %s", shorten(ct))
+		}
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return liftrescue.Errorf(codeUnsupportedMedia, "send JSON in UTF-8, not %s", shorten(cs))
+		}
 	}
-	dec := json.NewDecoder(req.Body)
+	// Read it all (the route's limit bounds it) so that text in another encoding is refused instead
+	// of being stored as replacement characters.
+	body, err := io.ReadAll(req.Body)
+	if err != nil {
+		return jsonError(err)
+	}
+	if !utf8.Valid(body) {
+		return liftrescue.Errorf(liftrescue.EBADREQUEST, "the body is not UTF-8: send JSON in UTF-8 (GBK text must be converted)")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -122,6 +141,7 @@ func jsonError(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
 	var maxErr *http.MaxBytesError
+	var timeErr *time.ParseError
 	switch {
 	case errors.As(err, &maxErr):
 		return err
@@ -131,6 +151,8 @@ func jsonError(err error) error {
 		return liftrescue.Errorf(liftrescue.EBADREQUEST, "the JSON body ends too early")
 	case errors.As(err, &syntax):
 		return liftrescue.Errorf(liftrescue.EBADREQUEST, "malformed JSON at byte %d: %s", syntax.Offset, syntax.Error())
+	case errors.As(err, &timeErr):
+		return liftrescue.Errorf(liftrescue.EBADREQUEST, "a time is malformed: want RFC 3339, like 2026-11-21T10:30:00+08:00")
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
@@ -150,6 +172,8 @@ func jsonError(err error) error {
 
 func jsonKind(goType string) string {
 	switch {
+	case goType == "liftrescue.Date":
+		return "a date like 2021-06-30"
 	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
 		return "an integer"
 	case strings.HasPrefix(goType, "float"):

@@ -95,7 +95,7 @@ func queryID(c echo.Context, name string) (int64, error) {
 	}
 	id, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || id <= 0 {
-		return 0, liftrescue.Invalid(name, "must be a positive integer")
+		return 0, badParam(name, "must be a positive integer")
 	}
 	return id, nil
 }
@@ -107,7 +107,7 @@ func queryBool(c echo.Context, name string) (bool, error) {
 	}
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return false, liftrescue.Invalid(name, "must be true or false")
+		return false, badParam(name, "must be true or false")
 	}
 	return b, nil
 }
@@ -117,7 +117,7 @@ func paging(c echo.Context) (liftrescue.Paging, error) {
 	if s := c.QueryParam("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil {
-			return p, liftrescue.Invalid("limit", "must be an integer")
+			return p, badParam("limit", "must be an integer")
 		}
 		if n == 0 {
 			return p, liftrescue.Invalid("limit", "must be between 1 and "+strconv.Itoa(liftrescue.MaxLimit))
@@ -125,6 +125,11 @@ func paging(c echo.Context) (liftrescue.Paging, error) {
 		p.Limit = n
 	}
 	return p, nil
+}
+
+// badParam is the EBADREQUEST error of a query parameter that does not parse.
+func badParam(name, reason string) error {
+	return &liftrescue.Error{Code: liftrescue.EBADREQUEST, Message: name + ": " + reason, Details: []liftrescue.Detail{{Field: name, Reason: reason}}}
 }
 
 // shorten keeps echoed input short in messages.

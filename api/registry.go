@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/csvimport"
+	"github.com/liftrescue/liftrescue/geo"
 )
 
 // ElevatorDetail is an elevator as a dispatcher needs it on a call: with the names and duty phones
@@ -221,6 +223,14 @@ func (s *Server) importOrganizations(c echo.Context) error {
 	})
 }
 
+func (s *Server) importDistricts(c echo.Context) error {
+	ds, err := geo.ReadDistricts(c.Request().Body, c.QueryParam("crs"))
+	if err != nil {
+		return err
+	}
+	return respond(c)(liftrescue.UpsertDistricts(c.Request().Context(), s.store, ds))
+}
+
 type importFunc func(context.Context, io.Reader, csvimport.Options, liftrescue.ImportOptions) (*liftrescue.ImportResult, error)
 
 // importCSV takes the file as the raw body (text/csv) or as the "file" part of a form upload.
@@ -237,7 +247,11 @@ func (s *Server) importCSV(c echo.Context, run importFunc) error {
 	body := c.Request().Body
 	if mt, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); mt == echo.MIMEMultipartForm {
 		fh, err := c.FormFile("file")
-		if err != nil {
+		var maxErr *http.MaxBytesError
+		switch {
+		case errors.As(err, &maxErr):
+			return err
+		case err != nil:
 			return liftrescue.Errorf(liftrescue.EBADREQUEST, "send the CSV as the form field \"file\"")
 		}
 		f, err := fh.Open()

@@ -86,6 +86,7 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodDelete, path: "/api/v1/vehicles/:id", summary: "Remove a rescue vehicle", tag: "vehicles", handler: s.deleteVehicle, status: 204},
 
 		{method: http.MethodPost, path: "/api/v1/import/elevators", summary: "Import elevators from CSV (UTF-8 or GB18030), upserting by equipment code", tag: "import", handler: s.importElevators, query: importParams, bodyType: "text/csv", bodyLimit: importBodyLimit, status: 200, response: liftrescue.ImportResult{}},
+		{method: http.MethodPost, path: "/api/v1/import/districts", summary: "Import district outlines from a GeoJSON FeatureCollection (properties code or adcode, name, rural), upserting by code", tag: "import", handler: s.importDistricts, query: importParams[2:], bodyType: "application/geo+json", bodyLimit: importBodyLimit, status: 200, response: liftrescue.ImportResult{}},
 		{method: http.MethodPost, path: "/api/v1/import/organizations", summary: "Import organisations from CSV (UTF-8 or GB18030), upserting by code", tag: "import", handler: s.importOrganizations, query: importParams, bodyType: "text/csv", bodyLimit: importBodyLimit, status: 200, response: liftrescue.ImportResult{}},
 	}
 }

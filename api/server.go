@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type Server struct {
 	cfg    Config
 	echo   *echo.Echo
 	routes []route
+	// patterns match the paths of routes, index for index.
+	patterns []*regexp.Regexp
 }
 
 // Default body limits: registry records are small; CSV registries of a city are not.
@@ -53,30 +56,31 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-		// Keep a caller's id (the hotline system's) so that one call can be followed across systems,
-		// but only when it looks like an id.
-		Skipper: nil,
-		Generator: func() string {
-			return newRequestID()
-		},
-		TargetHeader: echo.HeaderXRequestID,
-	}))
+	e.Use(requestID)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			s.logger.Error("panic", "path", c.Request().URL.Path, "err", err, "stack", string(stack))
 			return liftrescue.Errorf(liftrescue.EINTERNAL, "internal error")
 		},
 	}))
-	e.Use(s.accessLog)
+	e.Use(s.accessLog, checkParams)
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
+		s.patterns = append(s.patterns, routePattern(r.path))
 		e.Add(r.method, r.path, r.handler, s.bodyLimit(r))
+		if r.method == http.MethodGet {
+			// Load balancers and monitors probe with HEAD; net/http drops the body.
+			e.Add(http.MethodHead, r.path, r.handler, s.bodyLimit(r))
+		}
 	}
+	// An unknown API path is a JSON 404 (or 405 for a known path) whatever the method, never the
+	// UI's page.
+	e.Any("/api/*", s.noRoute)
 	if cfg.UI != nil {
 		ui := echo.WrapHandler(cfg.UI)
 		e.GET("/", ui)
 		e.GET("/*", ui)
+		e.HEAD("/*", ui)
 	}
 	s.echo = e
 	return s
@@ -119,6 +123,27 @@ func (s *Server) bodyLimit(r route) echo.MiddlewareFunc {
 	}
 }
 
+// noRoute answers a request no route took: 405 with Allow when the path is known, else 404.
+func (s *Server) noRoute(c echo.Context) error {
+	path := c.Request().URL.Path
+	var allow []string
+	for i, r := range s.routes {
+		if s.patterns[i].MatchString(path) {
+			allow = append(allow, r.method)
+		}
+	}
+	if len(allow) == 0 {
+		return liftrescue.Errorf(liftrescue.ENOTFOUND, "no such route: %s %s", c.Request().Method, shorten(path))
+	}
+	c.Response().Header().Set(echo.HeaderAllow, strings.Join(allow, ", "))
+	return liftrescue.Errorf(codeMethodNotAllowed, "%s is not allowed here; use %s", c.Request().Method, strings.Join(allow, ", "))
+}
+
+// routePattern matches the paths of an echo route pattern.
+func routePattern(path string) *regexp.Regexp {
+	return regexp.MustCompile("^" + pathParam.ReplaceAllString(regexp.QuoteMeta(path), "[^/]+") + "$")
+}
+
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
@@ -134,21 +159,28 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// VersionInfo is the answer of /api/v1/version.
+// VersionInfo is the answer of /api/v1/version: what the UI needs to know of the server.
 type VersionInfo struct {
 	Version string `json:"version"`
+	// TimeZone is the centre's zone, in which the UI shows every time.
+	TimeZone string `json:"time_zone"`
 }
 
 func (s *Server) version(c echo.Context) error {
-	return c.JSON(http.StatusOK, VersionInfo{Version: s.cfg.Version})
+	tz := "Asia/Shanghai"
+	if s.cfg.Location != nil {
+		tz = s.cfg.Location.String()
+	}
+	return c.JSON(http.StatusOK, VersionInfo{Version: s.cfg.Version, TimeZone: tz})
 }
 
-// Routes lists the routes the server answers, as "METHOD /path/{param}".
+// Routes lists the routes the server answers, as "METHOD /path/{param}". HEAD, which every GET
+// route answers too, and the catch-alls of the UI and of unknown API paths are left out.
 func (s *Server) Routes() []string {
 	var out []string
 	for _, r := range s.echo.Routes() {
-		if r.Path == "/" || r.Path == "/*" {
-			continue // the UI
+		if r.Path == "/" || r.Path == "/*" || r.Path == "/api/*" || r.Method == http.MethodHead {
+			continue
 		}
 		out = append(out, r.Method+" "+pathParam.ReplaceAllString(r.Path, "{$1}"))
 	}

@@ -35,6 +35,9 @@ data/demo.db, unless it is there already, then serves it.`)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if reset && cfg.DB != "" {
+		return fmt.Errorf("--reset deletes only the embedded demo database; with --db, drop the PostgreSQL database yourself")
+	}
 	if cfg.DB == "" {
 		if err := seedDemoFile(ctx, cfg.sqlitePath("demo"), elevators, reset, stdout); err != nil {
 			return err
@@ -94,13 +97,26 @@ func seedDemoFile(ctx context.Context, path string, elevators int, reset bool, s
 	return os.Rename(partial, path)
 }
 
-// seedDemoStore seeds a PostgreSQL demo database unless it already holds the demo city.
+// seedDemoStore seeds a PostgreSQL demo database unless it already holds the demo city. A seed
+// cannot be renamed into place there, so a city with fewer elevators than asked for is taken for an
+// interrupted seed and refused rather than served half-made.
 func seedDemoStore(ctx context.Context, s liftrescue.Store, elevators int, stdout io.Writer) error {
 	seeded, err := demo.Seeded(ctx, s)
-	if err != nil || seeded {
+	if err != nil {
 		return err
 	}
-	return seedCity(ctx, s, elevators, stdout)
+	if !seeded {
+		return seedCity(ctx, s, elevators, stdout)
+	}
+	page, err := s.ListElevators(ctx, liftrescue.ElevatorFilter{Paging: liftrescue.Paging{Limit: 1}})
+	if err != nil {
+		return err
+	}
+	if page.Total < elevators {
+		return fmt.Errorf("the database holds a demo city of %d elevators, fewer than the %d asked for: an earlier seed was interrupted or smaller; drop the database and start again", page.Total, elevators)
+	}
+	fmt.Fprintln(stdout, "using the demo city already in the database")
+	return nil
 }
 
 func seedCity(ctx context.Context, s liftrescue.Store, elevators int, stdout io.Writer) error {

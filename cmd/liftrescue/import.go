@@ -7,22 +7,32 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/csvimport"
+	"github.com/liftrescue/liftrescue/geo"
 )
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var iopt liftrescue.ImportOptions
 	var crs string
-	f := newFlags("import", `liftrescue import elevators|organizations FILE [flags]: import a CSV registry
+	f := newFlags("import", `liftrescue import districts|organizations|elevators FILE [flags]: import a registry file
 
-The file is UTF-8 or GB18030 (as Excel saves it in China), with English or Chinese column names.
-Elevators are upserted by equipment code and name their units by organisation code;
-organisations are upserted by code. Every bad row is reported with its line and column, and by
-default one bad row imports nothing.`)
+Import into the database that "serve" uses (data/liftrescue.db, or --db), in this order:
+  districts      a GeoJSON FeatureCollection of district outlines, properties code (or
+                 adcode) and name, optionally rural; upserted by code
+  organizations  CSV: code, kind, name, district, address, lat, lon, duty_phones, contact_name,
+                 contact_phone; upserted by code
+  elevators      CSV: rescue_code, equipment_code, address, building, district, lat, lon, kind,
+                 floors, manufacturer, model, installed_on, user_unit_code,
+                 maintenance_unit_code, last_maintained_at, inspection_valid_until, status;
+                 upserted by equipment code; units are named by organisation code
+CSV files are UTF-8 or GB18030 (as Excel saves them in China), with English or Chinese column
+names. Every bad row is reported with its line and column, and by default one bad row imports
+nothing. Columns a file leaves out keep their stored values.`)
 	f.SetOutput(stderr)
 	cfg.storeFlags(f)
 	f.Bool(&iopt.Partial, "partial", false, "import the good rows and report the bad ones")
@@ -32,9 +42,9 @@ default one bad row imports nothing.`)
 	if err := f.parse(rest); err != nil {
 		return err
 	}
-	if kind != "elevators" && kind != "organizations" || file == "" {
+	if kind != "elevators" && kind != "organizations" && kind != "districts" || file == "" {
 		f.Usage()
-		return fmt.Errorf("want: liftrescue import elevators|organizations FILE")
+		return fmt.Errorf("want: liftrescue import districts|organizations|elevators FILE")
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -51,14 +61,26 @@ default one bad row imports nothing.`)
 	defer store.Close()
 	opt := csvimport.Options{CRS: crs, Location: cfg.location}
 	var res *liftrescue.ImportResult
-	if kind == "elevators" {
+	switch kind {
+	case "districts":
+		var ds []liftrescue.District
+		if ds, err = geo.ReadDistricts(in, crs); err == nil && !iopt.DryRun {
+			res, err = liftrescue.UpsertDistricts(ctx, store, ds)
+		} else if err == nil {
+			res = &liftrescue.ImportResult{Rows: len(ds), DryRun: true}
+		}
+	case "elevators":
 		res, err = csvimport.ImportElevators(ctx, store, in, opt, iopt)
-	} else {
+	default:
 		res, err = csvimport.ImportOrganizations(ctx, store, in, opt, iopt)
 	}
 	if err != nil {
 		for _, d := range liftrescue.ErrorDetails(err) {
-			fmt.Fprintf(stderr, "%s:%d: %s: %s\n", file, d.Line, d.Field, d.Reason)
+			where := strconv.Itoa(d.Line)
+			if d.Index != nil {
+				where = "feature " + strconv.Itoa(*d.Index)
+			}
+			fmt.Fprintf(stderr, "%s:%s: %s: %s\n", file, where, d.Field, d.Reason)
 		}
 		return fmt.Errorf("%s", liftrescue.ErrorMessage(err))
 	}

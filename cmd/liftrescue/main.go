@@ -24,8 +24,9 @@ Usage:
   liftrescue demo     [flags]   run the service on a demo city (Zaozhuang), the first thing to try
   liftrescue serve    [flags]   run the service
   liftrescue migrate  [flags]   apply database migrations and exit
-  liftrescue import   elevators|organizations FILE [flags]
-                                import a CSV registry (UTF-8 or GB18030), upserting by code
+  liftrescue import   districts|organizations|elevators FILE [flags]
+                                import district outlines (GeoJSON) or a CSV registry
+                                (UTF-8 or GB18030) into the database "serve" uses
   liftrescue version            print the version
 
 Run "liftrescue COMMAND --help" for the flags of a command.`

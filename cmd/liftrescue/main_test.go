@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/liftrescue/liftrescue"
-	"github.com/liftrescue/liftrescue/store/sqlite"
 )
 
 // startCommand runs a serving command line and returns the lines it printed up to and including
@@ -160,6 +159,7 @@ func TestBadConfiguration(t *testing.T) {
 		{"bad environment integer", map[string]string{"LIFTRESCUE_ELEVATORS": "many"}, []string{"demo"}, "LIFTRESCUE_ELEVATORS"},
 		{"too many elevators", nil, []string{"demo", "--elevators", "2000000"}, "--elevators"},
 		{"import without a file", nil, []string{"import", "elevators"}, "FILE"},
+		{"import of an unknown kind", nil, []string{"import", "lifts", "x.csv"}, "districts|organizations|elevators"},
 		{"import of a missing file", nil, []string{"import", "elevators", "/nonexistent.csv"}, "no such file"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,23 +185,21 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// The import command reads a GB18030 file with Chinese headers, as Excel saves it, and reports bad
-// rows by line.
+// A new installation fills its registry with the import command alone: district outlines from
+// GeoJSON, then organisations, then elevators; bad rows are reported by line.
 func TestImportCommand(t *testing.T) {
 	data := t.TempDir()
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(data, "liftrescue.db"), sqlite.Options{})
-	if err != nil {
+	districts := filepath.Join(data, "districts.geojson")
+	writeFile(t, districts, `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"adcode":370402,"name":"市中区"},
+		"geometry":{"type":"Polygon","coordinates":[[[117.5,34.8],[117.6,34.8],[117.6,34.9],[117.5,34.8]]]}}]}`)
+	var out bytes.Buffer
+	if err := run(ctx, []string{"import", "districts", districts, "--data", data}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.UpsertDistrict(ctx, &liftrescue.District{Code: "370402", Name: "市中区"}); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
 
 	orgs := filepath.Join(data, "orgs.csv")
 	writeFile(t, orgs, "code,kind,name,district\nU1,user_unit,阳光物业,370402\nM1,maintenance,枣庄电梯,370402\n")
-	var out bytes.Buffer
 	if err := run(ctx, []string{"import", "organizations", orgs, "--data", data}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +208,7 @@ func TestImportCommand(t *testing.T) {
 		"100001,31103704022015000001,光明路1号,370402,34.86,117.55,traction,U1,M1\n"+
 		"100002,31103704022015000002,光明路2号,370402,34.86,117.55,traction,U9,M1\n")
 	var stderr bytes.Buffer
-	err = run(ctx, []string{"import", "--data", data, "elevators", elevators}, &out, &stderr)
+	err := run(ctx, []string{"import", "--data", data, "elevators", elevators}, &out, &stderr)
 	if err == nil || !strings.Contains(stderr.String(), "elevators.csv:3: user_unit_code") {
 		t.Fatalf("import with a bad row: %v\n%s", err, stderr.String())
 	}

@@ -2,7 +2,7 @@
 // see the elevator with its two tier-1 units. Times are shown in the centre's zone.
 "use strict";
 
-const TZ = "Asia/Shanghai";
+let TZ = "Asia/Shanghai"; // replaced by the server's --tz at start
 const text = {
   "zh-CN": {
     title: "电梯应急救援调度", codeLabel: "救援识别码 / 设备代码", find: "查找", lang: "English",
@@ -50,7 +50,7 @@ function showElevator(e) {
   $("message").textContent = "";
   $("suggestions").replaceChildren();
   $("address").textContent = e.address;
-  const today = new Date().toISOString().slice(0, 10);
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(new Date()); // YYYY-MM-DD in the centre's zone
   const maintainedDays = e.last_maintained_at ? (Date.now() - Date.parse(e.last_maintained_at)) / 864e5 : Infinity;
   const rows = [
     ["rescueCode", e.rescue_code], ["equipmentCode", e.equipment_code], ["building", e.building || "—"],
@@ -113,5 +113,6 @@ async function loadStats() {
 
 $("lookup").addEventListener("submit", (ev) => { ev.preventDefault(); lookup($("code").value.trim()); });
 $("lang").addEventListener("click", () => { lang = lang === "zh-CN" ? "en" : "zh-CN"; localStorage.setItem("lang", lang); applyLanguage(); });
+fetch("/api/v1/version").then((r) => r.ok ? r.json() : null).then((info) => { if (info?.time_zone) TZ = info.time_zone; }).catch(() => {});
 applyLanguage();
 $("code").focus();
