@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,6 +142,16 @@ func (p *Paging) Normalize() (after int64, err error) {
 	return DecodeCursor(p.Cursor)
 }
 
+// TotalOfFirstPage says whether a list's total is known without counting: on the first page, when
+// fewer than limit+1 items came back, they are all there are. A map view's bbox list is usually
+// such a page, and counting costs as much again as listing.
+func TotalOfFirstPage[T any](items []T, limit int, after int64) (total int, known bool) {
+	if after == 0 && len(items) <= limit {
+		return len(items), true
+	}
+	return 0, false
+}
+
 // BBox is a rectangle of WGS-84 coordinates.
 type BBox struct {
 	MinLon, MinLat, MaxLon, MaxLat float64
@@ -184,7 +195,8 @@ type OrganizationFilter struct {
 type ElevatorFilter struct {
 	BBox     *BBox
 	District string
-	// Q matches a prefix of the rescue or equipment code, or part of the address or building.
+	// Q made only of digits matches a prefix of the rescue or the equipment code, through their
+	// unique indexes; any other Q matches part of the address or the building, which scans.
 	Q                 string
 	UserUnitID        int64
 	MaintenanceUnitID int64
@@ -229,6 +241,18 @@ type ImportOptions struct {
 	Partial bool
 	// DryRun checks everything, including against what is stored, and writes nothing.
 	DryRun bool
+	// Columns names the columns the rows carry, as the CSV files name them (rescue_code,
+	// user_unit_code, duty_phones, contacts, lat, lon, ...). A row that updates a stored record
+	// writes only these, so a file that leaves a column out keeps what is stored in it; a new
+	// record gets the row's values, the zero value for a column left out. A position is written
+	// only when both lat and lon are named. nil means every column, as a JSON batch or the demo
+	// seed gives them.
+	Columns []string
+}
+
+// Has reports whether the rows carry the column: always when Columns is nil.
+func (o ImportOptions) Has(column string) bool {
+	return o.Columns == nil || slices.Contains(o.Columns, column)
 }
 
 // ImportResult says what an import did.
@@ -263,11 +287,20 @@ type ElevatorRow struct {
 // EINVALID error that writes nothing; on a dry run it writes nothing either.
 func (r *ImportResult) Settle(opt ImportOptions, what string) (write bool, err error) {
 	sort.SliceStable(r.Errors, func(i, j int) bool { return r.Errors[i].Line < r.Errors[j].Line })
-	lines := map[int]bool{}
-	for _, d := range r.Errors {
-		lines[d.Line] = true
+	// A row is known by its line in a file, else by its index in a batch; a detail with neither
+	// stands for a row of its own.
+	rows := map[[2]int]bool{}
+	for i, d := range r.Errors {
+		key := [2]int{d.Line, -1 - i}
+		if d.Index != nil {
+			key[1] = *d.Index
+		}
+		if d.Line > 0 {
+			key[1] = 0
+		}
+		rows[key] = true
 	}
-	r.Rejected = len(lines)
+	r.Rejected = len(rows)
 	r.DryRun = opt.DryRun
 	if r.Rejected > 0 && !opt.Partial {
 		return false, &Error{

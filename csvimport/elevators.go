@@ -72,14 +72,16 @@ func ReadElevators(r io.Reader, opt Options) (rows []liftrescue.ElevatorRow, bad
 
 func parseElevator(r *row, set settings) liftrescue.ElevatorRow {
 	e := liftrescue.Elevator{
-		RescueCode:           r.cell(elRescueCode),
-		EquipmentCode:        r.cell(elEquipmentCode),
-		Address:              r.cell(elAddress),
-		Building:             r.cell(elBuilding),
-		District:             r.cell(elDistrict),
-		Lat:                  cellValue(r, elLat, parseFloat),
-		Lon:                  cellValue(r, elLon, parseFloat),
-		Kind:                 cellValue(r, elKind, parseElevatorKind),
+		RescueCode:    r.cell(elRescueCode),
+		EquipmentCode: r.cell(elEquipmentCode),
+		Address:       r.cell(elAddress),
+		Building:      r.cell(elBuilding),
+		District:      r.cell(elDistrict),
+		Lat:           cellValue(r, elLat, parseFloat),
+		Lon:           cellValue(r, elLon, parseFloat),
+		Kind: cellValue(r, elKind, func(s string) (liftrescue.ElevatorKind, error) {
+			return parseElevatorKind(s, r.cell(elEquipmentCode))
+		}),
 		Floors:               cellValue(r, elFloors, parseInt),
 		Manufacturer:         r.cell(elManufacturer),
 		Model:                r.cell(elModel),
@@ -142,12 +144,16 @@ func formatFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) 
 // store in a dry run so that the returned EINVALID error lists every problem of the file at once.
 // With iopt.Partial the good rows are imported and the result counts the bad ones as rejected.
 //
+// The store is told which columns the file has (iopt.Columns is set from the header), so that
+// elevators it already holds keep what the file leaves out: a file of the required columns
+// does not reset their status, floors or maintenance dates.
+//
 // Returns EINVALID for bad rows, a bad header or a file with no data rows, and the errors of
 // ReadElevators and of the store.
 func ImportElevators(ctx context.Context, svc liftrescue.ElevatorService, r io.Reader, opt Options, iopt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
-	rows, bad, encoding, err := ReadElevators(r, opt)
+	f, err := readFile(r, opt, elevatorSchema, parseElevator)
 	if err != nil {
 		return nil, err
 	}
-	return importRows(ctx, svc.ImportElevators, rows, bad, encoding, iopt)
+	return importRows(ctx, svc.ImportElevators, f, iopt)
 }

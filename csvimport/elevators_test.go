@@ -148,6 +148,94 @@ func TestReadElevatorsValues(t *testing.T) {
 	}
 }
 
+// The kinds of the special equipment catalogue, as registries write them; the equipment code's
+// category settles a name that leaves the kind open, and only such a name.
+func TestReadElevatorsKind(t *testing.T) {
+	const (
+		traction      = "31103704022015060001"
+		freight       = "31203704022015060001"
+		category3150  = "31503704022015060001"
+		positiveDrive = "31303704022015060001"
+		hydraulic     = "32103704022015060001"
+		escalator     = "33103704022015060001"
+		movingWalk    = "33203704022015060001"
+		explosion     = "34103704022015060001"
+		dumbwaiter    = "34303704022015060001"
+		unknown       = "39903704022015060001"
+	)
+	const unsettled = "does not say which kind of lift, and the equipment code's category does not either; " +
+		"write traction, hydraulic, positive_drive, escalator, moving_walk or dumbwaiter, or a Chinese kind such as 曳引驱动乘客电梯"
+	const unknownKind = "must be traction, hydraulic, positive_drive, escalator, moving_walk or dumbwaiter, or a Chinese kind such as 曳引驱动乘客电梯"
+	for _, tt := range []struct {
+		cell, equipmentCode string
+		want                liftrescue.ElevatorKind
+		reason              string
+	}{
+		// The names of the catalogue.
+		{"曳引与强制驱动电梯", traction, liftrescue.KindTraction, ""},
+		{"曳引与强制驱动电梯", freight, liftrescue.KindTraction, ""},
+		{"曳引与强制驱动电梯", positiveDrive, liftrescue.KindPositiveDrive, ""},
+		{"曳引与强制驱动电梯", escalator, liftrescue.KindTraction, ""}, // the code contradicts the name: the name wins
+		{"曳引驱动乘客电梯", traction, liftrescue.KindTraction, ""},
+		{"曳引驱动载货电梯", freight, liftrescue.KindTraction, ""},
+		{"强制驱动载货电梯", positiveDrive, liftrescue.KindPositiveDrive, ""},
+		{"强制驱动电梯", traction, liftrescue.KindPositiveDrive, ""},
+		{"液压驱动电梯", hydraulic, liftrescue.KindHydraulic, ""},
+		{"液压电梯", hydraulic, liftrescue.KindHydraulic, ""},
+		{"液压乘客电梯", hydraulic, liftrescue.KindHydraulic, ""},
+		{"自动扶梯与自动人行道", escalator, liftrescue.KindEscalator, ""},
+		{"自动扶梯与自动人行道", movingWalk, liftrescue.KindMovingWalk, ""},
+		{"自动扶梯与自动人行道", traction, liftrescue.KindEscalator, ""},
+		{"自动扶梯", escalator, liftrescue.KindEscalator, ""},
+		{"自动人行道", movingWalk, liftrescue.KindMovingWalk, ""},
+		{"消防员电梯", explosion, liftrescue.KindTraction, ""},
+		{"防爆电梯", explosion, liftrescue.KindTraction, ""},
+		{"杂物电梯", dumbwaiter, liftrescue.KindDumbwaiter, ""},
+		{"positive_drive", traction, liftrescue.KindPositiveDrive, ""}, // an English name is taken as it is
+		// A word for any lift: the category settles it.
+		{"电梯", traction, liftrescue.KindTraction, ""},
+		{"电梯", category3150, liftrescue.KindTraction, ""},
+		{"载货电梯", positiveDrive, liftrescue.KindPositiveDrive, ""},
+		{"电梯", hydraulic, liftrescue.KindHydraulic, ""},
+		{"扶梯", escalator, liftrescue.KindEscalator, ""},
+		{"扶梯", movingWalk, liftrescue.KindMovingWalk, ""},
+		{"扶梯", traction, liftrescue.KindEscalator, ""}, // a word for a kind is not a word for any lift
+		{"电梯", movingWalk, liftrescue.KindMovingWalk, ""},
+		{"其他类型电梯", dumbwaiter, liftrescue.KindDumbwaiter, ""},
+		{"其他类型电梯", explosion, "", unsettled}, // 3410 names a use, not a drive
+		{"电梯", unknown, "", unsettled},
+		// Not a lift at all: the code is not asked.
+		{"观光车", traction, "", unknownKind},
+	} {
+		t.Run(tt.cell+"/"+tt.equipmentCode[:4], func(t *testing.T) {
+			file := csvFile(t, elevatorHeader, nil, with(elevatorCells(1), "kind", tt.cell, "equipment_code", tt.equipmentCode))
+			rows, bad, _, err := csvimport.ReadElevators(strings.NewReader(file), csvimport.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.reason != "" {
+				want := []liftrescue.Detail{{Line: 2, Field: "kind", Value: tt.cell, Reason: tt.reason}}
+				if len(rows) != 0 || !reflect.DeepEqual(bad, want) {
+					t.Errorf("rows %+v, bad %s; want %s", rows, formatDetails(bad), formatDetails(want))
+				}
+				return
+			}
+			if len(bad) > 0 || len(rows) != 1 {
+				t.Fatalf("bad = %s, rows = %d", formatDetails(bad), len(rows))
+			}
+			if got := rows[0].Elevator.Kind; got != tt.want {
+				t.Errorf("kind = %s, want %s", got, tt.want)
+			}
+		})
+	}
+	// The column stays required: an empty cell is not filled from the code.
+	file := csvFile(t, elevatorHeader, nil, with(elevatorCells(1), "kind", ""))
+	_, bad, _, err := csvimport.ReadElevators(strings.NewReader(file), csvimport.Options{})
+	if want := []liftrescue.Detail{{Line: 2, Field: "kind", Reason: "is required"}}; err != nil || !reflect.DeepEqual(bad, want) {
+		t.Errorf("empty kind: err %v, bad %s; want %s", err, formatDetails(bad), formatDetails(want))
+	}
+}
+
 func kindOf(r *liftrescue.ElevatorRow) any      { return r.Elevator.Kind }
 func statusOf(r *liftrescue.ElevatorRow) any    { return r.Elevator.Status }
 func floorsOf(r *liftrescue.ElevatorRow) any    { return r.Elevator.Floors }
@@ -184,8 +272,8 @@ func TestReadElevatorsBadCells(t *testing.T) {
 			[]liftrescue.Detail{{Field: "equipment_code", Value: "3.11037E+19", Reason: "must be exactly 20 digits"}}},
 		{"district not a code", []string{"district", "市中区"},
 			[]liftrescue.Detail{{Field: "district", Value: "市中区", Reason: "must be a 6-digit district code"}}},
-		{"unknown kind", []string{"kind", "防爆电梯"},
-			[]liftrescue.Detail{{Field: "kind", Value: "防爆电梯", Reason: "must be traction, hydraulic, positive_drive, escalator, moving_walk or dumbwaiter, or a Chinese kind such as 曳引驱动乘客电梯"}}},
+		{"unknown kind", []string{"kind", "观光车"},
+			[]liftrescue.Detail{{Field: "kind", Value: "观光车", Reason: "must be traction, hydraulic, positive_drive, escalator, moving_walk or dumbwaiter, or a Chinese kind such as 曳引驱动乘客电梯"}}},
 		{"floors in words", []string{"floors", "十八"},
 			[]liftrescue.Detail{{Field: "floors", Value: "十八", Reason: "is not a whole number"}}},
 		{"floors out of range", []string{"floors", "301"},

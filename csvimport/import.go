@@ -12,9 +12,12 @@ import (
 // storeImport is ElevatorService.ImportElevators or OrganizationService.ImportOrganizations.
 type storeImport[R any] func(ctx context.Context, rows []R, opt liftrescue.ImportOptions) (*liftrescue.ImportResult, error)
 
-// importRows hands the good rows of a file to the store and merges the problems of the file
-// (bad) with the store's, so that the caller sees one list ordered by line.
-func importRows[R any](ctx context.Context, store storeImport[R], rows []R, bad []liftrescue.Detail, encoding string, iopt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
+// importRows hands the good rows of a file to the store, with the columns the file has, and
+// merges the problems of the file with the store's, so that the caller sees one list ordered by
+// line.
+func importRows[R any](ctx context.Context, store storeImport[R], f file[R], iopt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
+	rows, bad, encoding := f.rows, f.bad, f.encoding
+	iopt.Columns = f.columns
 	badRows := countLines(bad)
 	total := len(rows) + badRows
 	if total == 0 {
@@ -27,7 +30,7 @@ func importRows[R any](ctx context.Context, store storeImport[R], rows []R, bad 
 		// the user a second round of fixing.
 		details := bad
 		if len(rows) > 0 {
-			res, err := store(ctx, rows, liftrescue.ImportOptions{DryRun: true, Partial: true})
+			res, err := store(ctx, rows, liftrescue.ImportOptions{DryRun: true, Partial: true, Columns: iopt.Columns})
 			storeDetails, err := rowProblems(res, err)
 			if err != nil {
 				return nil, err

@@ -76,7 +76,7 @@ func TestImportElevators(t *testing.T) {
 			name:      "good file",
 			file:      allGoodFile,
 			respond:   allGood,
-			wantCalls: []importCall{{Lines: []int{2, 3, 4}}},
+			wantCalls: []importCall{{Lines: []int{2, 3, 4}, Opt: liftrescue.ImportOptions{Columns: elevatorHeader}}},
 			want:      &liftrescue.ImportResult{Rows: 3, Created: 3, Errors: []liftrescue.Detail{}, Encoding: "UTF-8"},
 		},
 		{
@@ -84,14 +84,14 @@ func TestImportElevators(t *testing.T) {
 			file:      allGoodFile,
 			iopt:      liftrescue.ImportOptions{DryRun: true},
 			respond:   allGood,
-			wantCalls: []importCall{{Lines: []int{2, 3, 4}, Opt: liftrescue.ImportOptions{DryRun: true}}},
+			wantCalls: []importCall{{Lines: []int{2, 3, 4}, Opt: liftrescue.ImportOptions{Columns: elevatorHeader, DryRun: true}}},
 			want:      &liftrescue.ImportResult{Rows: 3, Created: 3, Errors: []liftrescue.Detail{}, DryRun: true, Encoding: "UTF-8"},
 		},
 		{
 			name:        "bad row: the good rows are checked in a partial dry run, nothing imported",
 			file:        withBadRow,
 			respond:     unknownUnitOn(4),
-			wantCalls:   []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{DryRun: true, Partial: true}}},
+			wantCalls:   []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{Columns: elevatorHeader, DryRun: true, Partial: true}}},
 			wantCode:    liftrescue.EINVALID,
 			wantMessage: "2 of 3 rows are invalid; nothing was imported",
 			wantDetails: []liftrescue.Detail{badLat, unknownUnit},
@@ -101,7 +101,7 @@ func TestImportElevators(t *testing.T) {
 			file:        withBadRow,
 			iopt:        liftrescue.ImportOptions{DryRun: true},
 			respond:     allGood,
-			wantCalls:   []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{DryRun: true, Partial: true}}},
+			wantCalls:   []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{Columns: elevatorHeader, DryRun: true, Partial: true}}},
 			wantCode:    liftrescue.EINVALID,
 			wantMessage: "1 of 3 rows are invalid; nothing was imported",
 			wantDetails: []liftrescue.Detail{badLat},
@@ -121,7 +121,7 @@ func TestImportElevators(t *testing.T) {
 			name:        "good file that the store refuses",
 			file:        allGoodFile,
 			respond:     unknownUnitOn(4),
-			wantCalls:   []importCall{{Lines: []int{2, 3, 4}}},
+			wantCalls:   []importCall{{Lines: []int{2, 3, 4}, Opt: liftrescue.ImportOptions{Columns: elevatorHeader}}},
 			wantCode:    liftrescue.EINVALID,
 			wantMessage: "1 of 3 rows are invalid; nothing was imported",
 			wantDetails: []liftrescue.Detail{unknownUnit},
@@ -131,7 +131,7 @@ func TestImportElevators(t *testing.T) {
 			file:      withBadRow,
 			iopt:      liftrescue.ImportOptions{Partial: true},
 			respond:   unknownUnitOn(4),
-			wantCalls: []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{Partial: true}}},
+			wantCalls: []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{Columns: elevatorHeader, Partial: true}}},
 			want: &liftrescue.ImportResult{Rows: 3, Created: 1, Rejected: 2,
 				Errors: []liftrescue.Detail{badLat, unknownUnit}, Encoding: "UTF-8"},
 		},
@@ -150,7 +150,7 @@ func TestImportElevators(t *testing.T) {
 			respond: func([]liftrescue.ElevatorRow, liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
 				return nil, liftrescue.Errorf(liftrescue.EUNAVAILABLE, "database unavailable")
 			},
-			wantCalls:   []importCall{{Lines: []int{2, 3, 4}}},
+			wantCalls:   []importCall{{Lines: []int{2, 3, 4}, Opt: liftrescue.ImportOptions{Columns: elevatorHeader}}},
 			wantCode:    liftrescue.EUNAVAILABLE,
 			wantMessage: "database unavailable",
 		},
@@ -160,7 +160,7 @@ func TestImportElevators(t *testing.T) {
 			respond: func([]liftrescue.ElevatorRow, liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
 				return nil, liftrescue.Errorf(liftrescue.EUNAVAILABLE, "database unavailable")
 			},
-			wantCalls:   []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{DryRun: true, Partial: true}}},
+			wantCalls:   []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{Columns: elevatorHeader, DryRun: true, Partial: true}}},
 			wantCode:    liftrescue.EUNAVAILABLE,
 			wantMessage: "database unavailable",
 		},
@@ -219,6 +219,9 @@ func (f *fakeOrganizations) ImportOrganizations(ctx context.Context, rows []lift
 	return &liftrescue.ImportResult{Rows: len(rows), Updated: len(rows), DryRun: opt.DryRun}, nil
 }
 
+// organizationColumns are the columns of organizationHeader as ImportOptions.Columns names them.
+var organizationColumns = []string{"code", "kind", "name", "district", "address", "lat", "lon", "duty_phones", "contacts"}
+
 func TestImportOrganizations(t *testing.T) {
 	file := gb18030(t, csvFile(t, organizationHeader, organizationChineseHeader,
 		organizationCells(1), with(organizationCells(2), "kind", "开发商"), organizationCells(3)))
@@ -229,7 +232,8 @@ func TestImportOrganizations(t *testing.T) {
 		store := &fakeOrganizations{}
 		_, err := csvimport.ImportOrganizations(context.Background(), store, strings.NewReader(file), csvimport.Options{}, liftrescue.ImportOptions{})
 		assertError(t, err, liftrescue.EINVALID, "1 of 3 rows are invalid; nothing was imported", []liftrescue.Detail{badKind})
-		if want := []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{DryRun: true, Partial: true}}}; !reflect.DeepEqual(store.calls, want) {
+		want := []importCall{{Lines: []int{2, 4}, Opt: liftrescue.ImportOptions{DryRun: true, Partial: true, Columns: organizationColumns}}}
+		if !reflect.DeepEqual(store.calls, want) {
 			t.Errorf("store calls = %+v, want %+v", store.calls, want)
 		}
 	})
@@ -244,4 +248,62 @@ func TestImportOrganizations(t *testing.T) {
 			t.Errorf("result:\n got %+v\nwant %+v", got, want)
 		}
 	})
+}
+
+// The store is told which columns the file has, by the names ImportOptions.Columns uses, so that
+// it keeps what a file leaves out.
+func TestImportTellsTheStoreTheColumns(t *testing.T) {
+	required := []string{"rescue_code", "equipment_code", "address", "district", "lat", "lon", "kind", "user_unit_code", "maintenance_unit_code"}
+	chinese := make([]string, len(required))
+	for i, h := range required {
+		chinese[i] = elevatorChineseHeader[h]
+	}
+	for _, tt := range []struct {
+		name   string
+		header []string
+		rename map[string]string
+		want   []string
+	}{
+		{"every column", elevatorHeader, nil, elevatorHeader},
+		{"the required columns", required, nil, required},
+		{"Chinese headers in another order", append([]string{"status", "floors"}, required...), elevatorChineseHeader,
+			[]string{"rescue_code", "equipment_code", "address", "district", "lat", "lon", "kind", "floors", "user_unit_code", "maintenance_unit_code", "status"}},
+	} {
+		t.Run("elevators/"+tt.name, func(t *testing.T) {
+			store := &fakeElevators{respond: allGood}
+			file := csvFile(t, tt.header, tt.rename, elevatorCells(1))
+			_, err := csvimport.ImportElevators(context.Background(), store, strings.NewReader(file), csvimport.Options{}, liftrescue.ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(store.calls) != 1 || !reflect.DeepEqual(store.calls[0].Opt.Columns, tt.want) {
+				t.Errorf("store calls = %+v, want columns %v", store.calls, tt.want)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		name   string
+		header []string
+		want   []string
+	}{
+		{"every column", organizationHeader, organizationColumns},
+		{"the required columns", []string{"code", "kind", "name", "district"}, []string{"code", "kind", "name", "district"}},
+		// Empty contact cells in a contact column clear the contacts.
+		{"contact phones alone", []string{"contact_phone", "code", "kind", "name", "district"}, []string{"code", "kind", "name", "district", "contacts"}},
+		{"duty phones and contact names", []string{"code", "kind", "name", "district", "contact_name", "duty_phones"},
+			[]string{"code", "kind", "name", "district", "duty_phones", "contacts"}},
+		{"a position", []string{"code", "kind", "name", "district", "lon", "lat"}, []string{"code", "kind", "name", "district", "lat", "lon"}},
+	} {
+		t.Run("organizations/"+tt.name, func(t *testing.T) {
+			store := &fakeOrganizations{}
+			file := csvFile(t, tt.header, nil, with(organizationCells(1), "contact_name", "", "contact_phone", ""))
+			_, err := csvimport.ImportOrganizations(context.Background(), store, strings.NewReader(file), csvimport.Options{}, liftrescue.ImportOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(store.calls) != 1 || !reflect.DeepEqual(store.calls[0].Opt.Columns, tt.want) {
+				t.Errorf("store calls = %+v, want columns %v", store.calls, tt.want)
+			}
+		})
+	}
 }

@@ -31,8 +31,8 @@ var organizationSchema = newSchema([]column{
 	orgLat:          {name: "lat", aliases: []string{"纬度"}},
 	orgLon:          {name: "lon", aliases: []string{"经度"}},
 	orgDutyPhones:   {name: "duty_phones", aliases: []string{"值班电话"}},
-	orgContactName:  {name: "contact_name", aliases: []string{"联系人"}},
-	orgContactPhone: {name: "contact_phone", aliases: []string{"联系电话"}},
+	orgContactName:  {name: "contact_name", aliases: []string{"联系人"}, stores: "contacts"},
+	orgContactPhone: {name: "contact_phone", aliases: []string{"联系电话"}, stores: "contacts"},
 }, map[string]int{
 	// The fields Organization.Validate names for its contacts.
 	"contacts":       orgContactName,
@@ -115,11 +115,12 @@ func WriteOrganizations(w io.Writer, orgs []liftrescue.Organization) error {
 }
 
 // ImportOrganizations reads an organisation file and imports its rows with
-// svc.ImportOrganizations, as ImportElevators does for elevators.
+// svc.ImportOrganizations, as ImportElevators does for elevators. A file with either contact
+// column replaces the contacts of the organisations it names; one with neither keeps them.
 func ImportOrganizations(ctx context.Context, svc liftrescue.OrganizationService, r io.Reader, opt Options, iopt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
-	rows, bad, encoding, err := ReadOrganizations(r, opt)
+	f, err := readFile(r, opt, organizationSchema, parseOrganization)
 	if err != nil {
 		return nil, err
 	}
-	return importRows(ctx, svc.ImportOrganizations, rows, bad, encoding, iopt)
+	return importRows(ctx, svc.ImportOrganizations, f, iopt)
 }

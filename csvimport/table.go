@@ -50,6 +50,17 @@ type column struct {
 	name     string   // the English header, and the Field of every Detail about the column
 	aliases  []string // other headers that mean the column, mostly the Chinese ones of the registries
 	required bool
+	// stores is the column of liftrescue.ImportOptions.Columns that a file with this column
+	// carries, when it is not name: contact_name and contact_phone carry "contacts".
+	stores string
+}
+
+// storeColumn is what ImportOptions.Columns calls the column.
+func (c column) storeColumn() string {
+	if c.stores != "" {
+		return c.stores
+	}
+	return c.name
 }
 
 // schema describes one kind of file: its columns in the order the writer puts them.
@@ -258,6 +269,18 @@ func (t *table) matchHeader(header []string) error {
 	return nil
 }
 
+// storeColumns names the columns the file has as ImportOptions.Columns does, in the order of the
+// schema, so that a store updates only those on the records it already holds.
+func (t *table) storeColumns() []string {
+	var names []string
+	for col, c := range t.schema.columns {
+		if name := c.storeColumn(); t.cellOf[col] >= 0 && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // columnList names the columns of s, or only the required ones.
 func columnList(s *schema, requiredOnly bool) string {
 	var names []string
@@ -462,14 +485,37 @@ func cellValue[T any](r *row, col int, parse func(string) (T, error)) T {
 // readRows reads every data row of a file with parse, which turns a row into a value and records
 // its problems on the row. Rows with problems are left out of rows and described in bad.
 func readRows[T any](r io.Reader, opt Options, s *schema, parse func(*row, settings) T) (rows []T, bad []liftrescue.Detail, encoding string, err error) {
+	f, err := readFile(r, opt, s, parse)
+	return f.rows, f.bad, f.encoding, err
+}
+
+// file is what readFile makes of a file.
+type file[T any] struct {
+	rows     []T
+	bad      []liftrescue.Detail
+	encoding string
+	// columns names the columns of the header as liftrescue.ImportOptions.Columns does.
+	columns []string
+}
+
+// readFile is readRows that also says which columns the file has.
+func readFile[T any](r io.Reader, opt Options, s *schema, parse func(*row, settings) T) (f file[T], err error) {
 	set, err := opt.settings()
 	if err != nil {
-		return nil, nil, "", err
+		return f, err
 	}
 	t, err := openTable(r, s)
 	if err != nil {
-		return nil, nil, "", err
+		return f, err
 	}
+	f.encoding, f.columns = t.encoding, t.storeColumns()
+	f.rows, f.bad, err = readTable(t, set, parse)
+	return f, err
+}
+
+// readTable reads the data rows of t, as readRows describes.
+func readTable[T any](t *table, set settings, parse func(*row, settings) T) (rows []T, bad []liftrescue.Detail, err error) {
+	s := t.schema
 	rows = make([]T, 0, t.rowsHint)
 	seen := make([]map[string]int, len(s.unique))
 	for i := range seen {
@@ -483,7 +529,7 @@ func readRows[T any](r io.Reader, opt Options, s *schema, parse func(*row, setti
 			break
 		}
 		if err != nil {
-			return nil, nil, t.encoding, err
+			return nil, nil, err
 		}
 		var v T
 		if !rw.misaligned {
@@ -493,7 +539,7 @@ func readRows[T any](r io.Reader, opt Options, s *schema, parse func(*row, setti
 		}
 		if len(rw.details) > 0 {
 			if badRows++; badRows > MaxBadRows {
-				return nil, nil, t.encoding, &liftrescue.Error{
+				return nil, nil, &liftrescue.Error{
 					Code:    liftrescue.EINVALID,
 					Message: fmt.Sprintf("more than %d rows are invalid, so the file was not read to the end; the first %[1]d are listed", MaxBadRows),
 					Details: bad,
@@ -505,7 +551,7 @@ func readRows[T any](r io.Reader, opt Options, s *schema, parse func(*row, setti
 		}
 		rows = append(rows, v)
 	}
-	return rows, bad, t.encoding, nil
+	return rows, bad, nil
 }
 
 // shorten cuts s to valueLimit characters so that a Detail quotes a cell, not a whole file

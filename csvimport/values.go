@@ -148,19 +148,90 @@ func parseEnum[T ~string](s string, valid func(T) bool, words []wordValue[T], re
 	return "", errors.New(reason)
 }
 
-// elevatorKindWords are checked in order, so that 自动人行道 wins over a later, shorter word.
+// elevatorKindWords are checked in order, so that a longer name wins over a word it contains.
+// The registries name kinds by the categories of the special equipment catalogue (特种设备目录,
+// 2014): 3100 曳引与强制驱动电梯 (3110 and 3120 traction, 3130 强制驱动载货电梯), 3200 液压驱动电梯,
+// 3300 自动扶梯与自动人行道 (3310, 3320) and 3400 其他类型电梯 (3410 防爆电梯, 3420 消防员电梯,
+// 3430 杂物电梯). The two family names come first: they name two kinds, and the equipment code
+// says which (see parseElevatorKind).
 var elevatorKindWords = []wordValue[liftrescue.ElevatorKind]{
+	{"曳引与强制", kindTractionFamily},
+	{"自动扶梯与自动人行道", kindEscalatorFamily},
 	{"自动人行道", liftrescue.KindMovingWalk},
 	{"自动扶梯", liftrescue.KindEscalator},
+	{"人行道", liftrescue.KindMovingWalk},
+	{"扶梯", kindEscalatorFamily}, // said of moving walks too
 	{"杂物", liftrescue.KindDumbwaiter},
 	{"液压", liftrescue.KindHydraulic},
+	// Explosion-proof and firefighters' lifts are traction lifts built for their use.
+	{"防爆", liftrescue.KindTraction},
+	{"消防员", liftrescue.KindTraction},
 	{"强制", liftrescue.KindPositiveDrive},
 	{"曳引", liftrescue.KindTraction},
 }
 
-func parseElevatorKind(s string) (liftrescue.ElevatorKind, error) {
-	return parseEnum(s, liftrescue.ElevatorKind.Valid, elevatorKindWords,
+// The kinds of the two family names, which the equipment code settles.
+const (
+	kindTractionFamily  liftrescue.ElevatorKind = "曳引与强制驱动电梯"
+	kindEscalatorFamily liftrescue.ElevatorKind = "自动扶梯与自动人行道"
+)
+
+// kindOfCategory is the kind that the category of an equipment code (its first four digits)
+// names, or "" when the category names none: 31x0 is a traction lift but for 3130 (positive
+// drive), 32x0 hydraulic, 3310 escalator, 3320 moving walk, 3430 dumbwaiter. 3410 and 3420
+// name a use, not a drive, so they tell nothing.
+func kindOfCategory(equipmentCode string) liftrescue.ElevatorKind {
+	if !liftrescue.IsEquipmentCode(equipmentCode) {
+		return ""
+	}
+	switch category := equipmentCode[:4]; {
+	case category == "3130":
+		return liftrescue.KindPositiveDrive
+	case category[:2] == "31" && category[3] == '0':
+		return liftrescue.KindTraction
+	case category[:2] == "32":
+		return liftrescue.KindHydraulic
+	case category == "3310":
+		return liftrescue.KindEscalator
+	case category == "3320":
+		return liftrescue.KindMovingWalk
+	case category == "3430":
+		return liftrescue.KindDumbwaiter
+	}
+	return ""
+}
+
+// parseElevatorKind reads the kind cell of a row whose equipment code is equipmentCode.
+//
+// The kind column stays required, and a kind the cell names is taken as it is even when the
+// code's category says otherwise: the code is read only where the cell leaves the kind open. That
+// is a family name (曳引与强制驱动电梯 is traction unless the category is 3130;
+// 自动扶梯与自动人行道 is an escalator unless it is 3320) or a word for any lift (电梯, 载货电梯,
+// 其他类型电梯) that the category settles; with no category to settle it, such a word is an error.
+// An empty cell is not filled from the code: a file without kinds is more likely a wrong column
+// than a registry that trusts its codes.
+func parseElevatorKind(s, equipmentCode string) (liftrescue.ElevatorKind, error) {
+	kind, err := parseEnum(s, liftrescue.ElevatorKind.Valid, elevatorKindWords,
 		"must be traction, hydraulic, positive_drive, escalator, moving_walk or dumbwaiter, or a Chinese kind such as 曳引驱动乘客电梯")
+	byCode := kindOfCategory(equipmentCode)
+	switch {
+	case kind == kindTractionFamily && byCode == liftrescue.KindPositiveDrive:
+		return liftrescue.KindPositiveDrive, nil
+	case kind == kindTractionFamily:
+		return liftrescue.KindTraction, nil
+	case kind == kindEscalatorFamily && byCode == liftrescue.KindMovingWalk:
+		return liftrescue.KindMovingWalk, nil
+	case kind == kindEscalatorFamily:
+		return liftrescue.KindEscalator, nil
+	case err == nil:
+		return kind, nil
+	case strings.Contains(s, "梯") && byCode != "":
+		return byCode, nil
+	case strings.Contains(s, "梯"):
+		return "", errors.New("does not say which kind of lift, and the equipment code's category does not either; " +
+			"write traction, hydraulic, positive_drive, escalator, moving_walk or dumbwaiter, or a Chinese kind such as 曳引驱动乘客电梯")
+	}
+	return "", err
 }
 
 // orgKindWords are checked in order: 消防救援站 is a fire station, not a volunteer rescue unit.

@@ -41,7 +41,7 @@ func (m *memStore) UpsertDistrict(_ context.Context, d *liftrescue.District) err
 }
 
 func (m *memStore) ImportOrganizations(_ context.Context, rows []liftrescue.OrganizationRow, opt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
-	if opt != (liftrescue.ImportOptions{}) {
+	if opt.Partial || opt.DryRun || opt.Columns != nil {
 		return nil, liftrescue.Errorf(liftrescue.EINVALID, "want an all-or-nothing import")
 	}
 	for _, row := range rows {
@@ -96,7 +96,7 @@ func (m *memStore) CreateVehicle(_ context.Context, v *liftrescue.Vehicle) error
 }
 
 func (m *memStore) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow, opt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
-	if opt != (liftrescue.ImportOptions{}) {
+	if opt.Partial || opt.DryRun || opt.Columns != nil {
 		return nil, liftrescue.Errorf(liftrescue.EINVALID, "want an all-or-nothing import")
 	}
 	m.imports = append(m.imports, len(rows))

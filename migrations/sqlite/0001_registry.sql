@@ -1,6 +1,9 @@
 -- The registry: districts, organisations, elevators, rescue teams and vehicles.
 -- Times are UTC text in the fixed-width form 2006-01-02T15:04:05.000000Z so that text order is
 -- time order; calendar dates are 2006-01-02.
+-- Every id is AUTOINCREMENT so that SQLite never hands out the id of a deleted row again, as
+-- PostgreSQL's identity columns never do: incidents and logs refer to elevators, units and vehicles
+-- by id, and a reused id would point them at another record.
 
 CREATE TABLE districts (
     code    TEXT PRIMARY KEY,
@@ -10,7 +13,7 @@ CREATE TABLE districts (
 );
 
 CREATE TABLE organizations (
-    id          INTEGER PRIMARY KEY,
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     code        TEXT NOT NULL UNIQUE,
     kind        TEXT NOT NULL CHECK (kind IN ('user_unit', 'maintenance', 'volunteer', 'fire', 'regulator')),
     name        TEXT NOT NULL,
@@ -30,7 +33,7 @@ CREATE INDEX organizations_kind ON organizations (kind, id);
 CREATE INDEX organizations_district ON organizations (district, id);
 
 CREATE TABLE elevators (
-    id                     INTEGER PRIMARY KEY,
+    id                     INTEGER PRIMARY KEY AUTOINCREMENT,
     rescue_code            TEXT NOT NULL UNIQUE,
     equipment_code         TEXT NOT NULL UNIQUE,
     address                TEXT NOT NULL,
@@ -56,8 +59,9 @@ CREATE TABLE elevators (
     FOREIGN KEY (maintenance_unit_id, maintenance_unit_kind) REFERENCES organizations (id, kind)
 );
 CREATE INDEX elevators_district ON elevators (district, id);
-CREATE INDEX elevators_user_unit ON elevators (user_unit_id);
-CREATE INDEX elevators_maintenance_unit ON elevators (maintenance_unit_id);
+-- With id, a unit's elevators come in page order straight from the index.
+CREATE INDEX elevators_user_unit ON elevators (user_unit_id, id);
+CREATE INDEX elevators_maintenance_unit ON elevators (maintenance_unit_id, id);
 
 -- Spatial index for bbox lists. R*Tree boxes are 32-bit floats rounded outwards, so queries test
 -- overlap here and the exact coordinates on the table.
@@ -65,7 +69,9 @@ CREATE VIRTUAL TABLE elevators_rtree USING rtree (id, min_lon, max_lon, min_lat,
 CREATE TRIGGER elevators_rtree_insert AFTER INSERT ON elevators BEGIN
     INSERT INTO elevators_rtree VALUES (new.id, new.lon, new.lon, new.lat, new.lat);
 END;
-CREATE TRIGGER elevators_rtree_update AFTER UPDATE OF lat, lon ON elevators BEGIN
+-- Only a move touches the R*Tree: a re-import rewrites every row's position unchanged.
+CREATE TRIGGER elevators_rtree_update AFTER UPDATE OF lat, lon ON elevators
+WHEN new.lat IS NOT old.lat OR new.lon IS NOT old.lon BEGIN
     UPDATE elevators_rtree SET min_lon = new.lon, max_lon = new.lon, min_lat = new.lat, max_lat = new.lat
     WHERE id = new.id;
 END;
@@ -74,7 +80,7 @@ CREATE TRIGGER elevators_rtree_delete AFTER DELETE ON elevators BEGIN
 END;
 
 CREATE TABLE teams (
-    id              INTEGER PRIMARY KEY,
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
     organization_id INTEGER NOT NULL REFERENCES organizations (id),
     name            TEXT NOT NULL,
     duty_phone      TEXT NOT NULL DEFAULT '',
@@ -86,7 +92,7 @@ CREATE TABLE teams (
 CREATE INDEX teams_organization ON teams (organization_id, id);
 
 CREATE TABLE vehicles (
-    id         INTEGER PRIMARY KEY,
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
     team_id    INTEGER NOT NULL REFERENCES teams (id),
     plate      TEXT NOT NULL UNIQUE,
     device_id  TEXT, -- NULL while no tracker is fitted

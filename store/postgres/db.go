@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -38,6 +39,9 @@ type Options struct {
 type DB struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// beforeImportWrite, when set by a test, runs between the checks of an import and its write,
+	// where another session may change the registry.
+	beforeImportWrite func()
 }
 
 // Open connects to the database at url (postgres://user:password@host:port/db?sslmode=...), checks
@@ -193,6 +197,10 @@ func translate(err error) error {
 			return &liftrescue.Error{Code: liftrescue.ECONFLICT, Message: "still referred to, or refers to something missing", Err: err}
 		case "23514": // check_violation
 			return &liftrescue.Error{Code: liftrescue.EINVALID, Message: "a value breaks a rule of the registry", Err: err}
+		case "22021", "22P05": // character_not_in_repertoire (a NUL byte, bytes that are not UTF-8), untranslatable_character
+			return &liftrescue.Error{Code: liftrescue.EINVALID, Message: "text contains a NUL character or bytes that are not UTF-8", Err: err}
+		case "54000": // program_limit_exceeded, such as a value too large for an index
+			return &liftrescue.Error{Code: liftrescue.EINVALID, Message: "a value is too large for the registry", Err: err}
 		case "53300", "57P01", "57P02", "57P03": // too many connections, shutting down, crashed, starting up
 			return unavailable(err)
 		}
@@ -208,6 +216,51 @@ func translate(err error) error {
 		return unavailable(err)
 	}
 	return err
+}
+
+// isCode reports whether err is a PostgreSQL error with the SQLSTATE.
+func isCode(err error, code string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == code
+}
+
+// uniqueFields maps the unique constraints that a create or an update checks beforehand to the
+// field each keeps unique (the migrations name them).
+var uniqueFields = map[string]struct{ table, what, field string }{
+	"organizations_code_key":       {"organizations", "organization", "code"},
+	"elevators_rescue_code_key":    {"elevators", "elevator", "rescue_code"},
+	"elevators_equipment_code_key": {"elevators", "elevator", "equipment_code"},
+	"vehicles_plate_key":           {"vehicles", "vehicle", "plate"},
+	"vehicles_device_id_key":       {"vehicles", "vehicle", "device_id"},
+}
+
+// explainTaken turns the unique violation of a write into the ECONFLICT that the check before
+// the write gives (liftrescue.Taken), naming the field and the record that holds the value. The
+// check misses a value that another session commits between it and the write; the unique index
+// catches it. self is the id of the record written (0 for a create), value gives the value
+// written to a field. The write's transaction is over, so the holder is looked up anew.
+func (db *DB) explainTaken(ctx context.Context, err error, self int64, value func(field string) string) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		return err
+	}
+	u, ok := uniqueFields[pgErr.ConstraintName]
+	if !ok {
+		return err
+	}
+	v := value(u.field)
+	var holder int64
+	lookup := db.pool.QueryRow(ctx, `SELECT id FROM `+u.table+` WHERE `+u.field+` = $1 AND id <> $2`, v, self).Scan(&holder)
+	if lookup != nil {
+		// Deleted again since, or the database went away: still say which value collided.
+		reason := "already used by another " + u.what
+		return &liftrescue.Error{Code: liftrescue.ECONFLICT, Err: err,
+			Message: strings.ReplaceAll(u.field, "_", " ") + " " + v + " is " + reason,
+			Details: []liftrescue.Detail{{Field: u.field, Value: v, Reason: reason}}}
+	}
+	taken := liftrescue.Taken(u.what, u.field, v, holder)
+	taken.Err = err
+	return taken
 }
 
 func unavailable(err error) error {
@@ -337,10 +390,7 @@ func all[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error)
 // the FROM clause, and the rows are ordered by id; one row more than the limit says whether a next
 // page exists without a second count.
 func page[T any](ctx context.Context, q querier, from string, w where, p liftrescue.Paging, after int64, cols string, scan func(rowScanner) (T, error), idOf func(T) int64) (*liftrescue.Page[T], error) {
-	var total int
-	if err := q.QueryRow(ctx, "SELECT count(*) FROM "+from+w.String(), w.args...).Scan(&total); err != nil {
-		return nil, translate(err)
-	}
+	countSQL, countArgs := "SELECT count(*) FROM "+from+w.String(), slices.Clone(w.args)
 	if after > 0 {
 		w.add("id > ?", after)
 	}
@@ -349,7 +399,12 @@ func page[T any](ctx context.Context, q querier, from string, w where, p liftres
 	if err != nil {
 		return nil, err
 	}
-	out := &liftrescue.Page[T]{Items: items, Total: total}
+	out := &liftrescue.Page[T]{Items: items}
+	if total, known := liftrescue.TotalOfFirstPage(items, p.Limit, after); known {
+		out.Total = total
+	} else if err := q.QueryRow(ctx, countSQL, countArgs...).Scan(&out.Total); err != nil {
+		return nil, translate(err)
+	}
 	if len(out.Items) > p.Limit {
 		out.Items = out.Items[:p.Limit]
 		out.NextCursor = liftrescue.EncodeCursor(idOf(out.Items[p.Limit-1]))

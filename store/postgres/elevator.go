@@ -65,11 +65,17 @@ func (db *DB) ListElevators(ctx context.Context, f liftrescue.ElevatorFilter) (*
 	if f.MaintenanceUnitID != 0 {
 		w.add("maintenance_unit_id = ?", f.MaintenanceUnitID)
 	}
-	if f.Q != "" {
+	switch {
+	case f.Q == "":
+	case isDigits(f.Q):
+		// A code prefix as a range over the unique indexes. The code columns are COLLATE "C", so
+		// the range is in byte order, as the index is, whatever the database's locale.
+		lo, hi := f.Q, prefixEnd(f.Q)
+		w.add(`(rescue_code >= ? AND rescue_code < ? OR equipment_code >= ? AND equipment_code < ?)`, lo, hi, lo, hi)
+	default:
 		// ILIKE because SQLite's LIKE ignores ASCII case, and both stores must find the same rows.
-		prefix, part := likePattern("", f.Q, "%"), likePattern("%", f.Q, "%")
-		w.add(`(rescue_code ILIKE ? ESCAPE '\' OR equipment_code ILIKE ? ESCAPE '\' OR address ILIKE ? ESCAPE '\' OR building ILIKE ? ESCAPE '\')`,
-			prefix, prefix, part, part)
+		part := likePattern("%", f.Q, "%")
+		w.add(`(address ILIKE ? ESCAPE '\' OR building ILIKE ? ESCAPE '\')`, part, part)
 	}
 	return page(ctx, db.pool, "elevators", w, f.Paging, after, elevatorColumns, scanElevator,
 		func(e *liftrescue.Elevator) int64 { return e.ID })
@@ -79,24 +85,36 @@ func (db *DB) CreateElevator(ctx context.Context, e *liftrescue.Elevator) error 
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := checkElevatorRefs(ctx, tx, e); err != nil {
 			return err
 		}
 		now := db.stamp()
-		if err := tx.QueryRow(ctx, insertSQL("elevators", elevatorFields), append(elevatorValues(e), now, now)...).Scan(&e.ID); err != nil {
+		var id int64
+		if err := tx.QueryRow(ctx, insertSQL("elevators", elevatorFields), append(elevatorValues(e), now, now)...).Scan(&id); err != nil {
 			return translate(err)
 		}
-		e.CreatedAt, e.UpdatedAt = now, now
+		e.ID, e.CreatedAt, e.UpdatedAt = id, now, now
 		return nil
 	})
+	return db.explainTaken(ctx, err, 0, elevatorCodes(e))
+}
+
+// elevatorCodes gives e's value of a unique field, for explainTaken.
+func elevatorCodes(e *liftrescue.Elevator) func(string) string {
+	return func(field string) string {
+		if field == "rescue_code" {
+			return e.RescueCode
+		}
+		return e.EquipmentCode
+	}
 }
 
 func (db *DB) UpdateElevator(ctx context.Context, e *liftrescue.Elevator) error {
 	if err := e.Validate(); err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		old, err := findElevator(ctx, tx, e.ID)
 		if err != nil {
 			return err
@@ -111,6 +129,7 @@ func (db *DB) UpdateElevator(ctx context.Context, e *liftrescue.Elevator) error 
 		e.CreatedAt, e.UpdatedAt = old.CreatedAt, now
 		return nil
 	})
+	return db.explainTaken(ctx, err, e.ID, elevatorCodes(e))
 }
 
 func (db *DB) DeleteElevator(ctx context.Context, id int64) error {
@@ -160,4 +179,20 @@ func scanElevator(r rowScanner) (*liftrescue.Elevator, error) {
 		return nil, translate(err)
 	}
 	return &e, nil
+}
+
+// isDigits reports whether s is made of ASCII digits only, as the codes are.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// prefixEnd returns the least string above every string that starts with the digits q: q with
+// its last byte incremented. A digit's successor is ':', so there is always one.
+func prefixEnd(q string) string {
+	return q[:len(q)-1] + string(rune(q[len(q)-1]+1))
 }

@@ -45,17 +45,17 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 		// An organisation whose kind changes while elevators or teams rely on it is a row error,
 		// as UpdateOrganization refuses it; the foreign keys on (id, kind) would refuse it anyway,
 		// but only for the whole file.
-		s := staging{table: "organizations", key: "code", fields: orgFields}
+		s := staging{table: "organizations", key: "code", fields: orgFields, update: orgImportColumns}
 		type match struct {
-			line             int
+			pos              int
 			kind, stored     liftrescue.OrgKind
 			id               int64
 			elevators, teams int
 		}
-		matches, err := stageAndMatch(ctx, tx, s, len(good), func(i int) (int, []any) { return good[i].Line, orgValues(&good[i].Org) },
-			`SELECT t.line, t.kind, o.kind, o.id, `+orgReferences("o.id")+` FROM `+s.temp()+` t JOIN organizations o ON o.code = t.code`,
+		matches, err := stageAndMatch(ctx, tx, s, len(good), func(i int) []any { return orgValues(&good[i].Org) },
+			`SELECT t.pos, t.kind, o.kind, o.id, `+orgReferences("o.id")+` FROM `+s.temp()+` t JOIN organizations o ON o.code = t.code`,
 			func(r rowScanner) (m match, err error) {
-				err = r.Scan(&m.line, &m.kind, &m.stored, &m.id, &m.elevators, &m.teams)
+				err = r.Scan(&m.pos, &m.kind, &m.stored, &m.id, &m.elevators, &m.teams)
 				return
 			})
 		if err != nil {
@@ -63,10 +63,10 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 		}
 		skip := []int{}
 		for _, m := range matches {
-			if m.kind != m.stored && m.elevators+m.teams > 0 {
-				res.Errors = append(res.Errors, liftrescue.Detail{Line: m.line, Field: "kind", Value: string(m.kind),
+			if m.kind != m.stored && opt.Has("kind") && m.elevators+m.teams > 0 {
+				res.Errors = append(res.Errors, liftrescue.Detail{Line: good[m.pos].Line, Field: "kind", Value: string(m.kind),
 					Reason: fmt.Sprintf("organization %d is a %s that elevators or teams rely on; its kind cannot change", m.id, m.stored)})
-				skip = append(skip, m.line)
+				skip = append(skip, m.pos)
 				continue
 			}
 			res.Updated++
@@ -77,7 +77,14 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 		if !write || err != nil {
 			return err
 		}
-		if err := s.upsert(ctx, tx, skip, db.stamp()); err != nil {
+		if db.beforeImportWrite != nil {
+			db.beforeImportWrite()
+		}
+		if err := s.upsert(ctx, tx, opt, skip, db.stamp()); err != nil {
+			if isCode(err, "23503") { // foreign_key_violation
+				return &liftrescue.Error{Code: liftrescue.ECONFLICT, Err: err,
+					Message: "elevators or teams came to rely on an organization whose kind the file changes while it was imported; nothing was imported"}
+			}
 			return fmt.Errorf("import organizations: %w", err)
 		}
 		return nil
@@ -92,6 +99,8 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 // organisation code and resolved in memory; a rescue code held by another elevator is a row error.
 func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow, opt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
 	res := &liftrescue.ImportResult{Rows: len(rows)}
+	good := make([]*liftrescue.ElevatorRow, 0, len(rows))
+	skip := []int{} // positions in good
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		districts, err := districtSet(ctx, tx)
 		if err != nil {
@@ -102,7 +111,6 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 			return err
 		}
 		check := liftrescue.NewElevatorImportCheck(units, districts)
-		good := make([]*liftrescue.ElevatorRow, 0, len(rows))
 		for i := range rows {
 			if bad := check.Row(&rows[i]); len(bad) > 0 {
 				res.Errors = append(res.Errors, bad...)
@@ -113,32 +121,31 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 
 		// Both codes are unique in the registry, so each staged row meets at most one holder of its
 		// rescue code and at most one elevator with its equipment code.
-		s := staging{table: "elevators", key: "equipment_code", fields: elevatorFields}
+		s := staging{table: "elevators", key: "equipment_code", fields: elevatorFields, update: elevatorImportColumns}
 		type match struct {
-			line            int
+			pos             int
 			rescueCode      string
 			holder          *int64
 			holderEquipment *string
 			exists          bool
 		}
-		matches, err := stageAndMatch(ctx, tx, s, len(good), func(i int) (int, []any) { return good[i].Line, elevatorValues(&good[i].Elevator) },
-			`SELECT t.line, t.rescue_code, held.id, held.equipment_code, existing.id IS NOT NULL
+		matches, err := stageAndMatch(ctx, tx, s, len(good), func(i int) []any { return elevatorValues(&good[i].Elevator) },
+			`SELECT t.pos, t.rescue_code, held.id, held.equipment_code, existing.id IS NOT NULL
 			FROM `+s.temp()+` t
 			LEFT JOIN elevators held ON held.rescue_code = t.rescue_code AND held.equipment_code <> t.equipment_code
 			LEFT JOIN elevators existing ON existing.equipment_code = t.equipment_code
 			WHERE held.id IS NOT NULL OR existing.id IS NOT NULL`,
 			func(r rowScanner) (m match, err error) {
-				err = r.Scan(&m.line, &m.rescueCode, &m.holder, &m.holderEquipment, &m.exists)
+				err = r.Scan(&m.pos, &m.rescueCode, &m.holder, &m.holderEquipment, &m.exists)
 				return
 			})
 		if err != nil {
 			return err
 		}
-		skip := []int{}
 		for _, m := range matches {
 			if m.holder != nil {
-				res.Errors = append(res.Errors, liftrescue.RescueCodeHeld(m.line, m.rescueCode, *m.holder, *m.holderEquipment))
-				skip = append(skip, m.line)
+				res.Errors = append(res.Errors, liftrescue.RescueCodeHeld(good[m.pos].Line, m.rescueCode, *m.holder, *m.holderEquipment))
+				skip = append(skip, m.pos)
 				continue
 			}
 			res.Updated++
@@ -149,47 +156,49 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 		if !write || err != nil {
 			return err
 		}
-		if err := s.upsert(ctx, tx, skip, db.stamp()); err != nil {
-			// Every code the registry held was checked above, so only another session writing the
-			// same codes since then gets here; the unique index makes that ECONFLICT.
-			return fmt.Errorf("import elevators: %w", err)
+		if db.beforeImportWrite != nil {
+			db.beforeImportWrite()
 		}
-		return nil
+		return s.upsert(ctx, tx, opt, skip, db.stamp())
 	})
 	if err != nil {
-		return nil, err
+		// Every code the registry held was checked above, so a conflict means that another session
+		// wrote since then. It is explained once the transaction has given back its connection.
+		return nil, db.elevatorWriteConflict(ctx, good, skip, err)
 	}
 	return res, nil
 }
 
-// staging is a temporary table holding the checked rows of one import with their line numbers, so
-// that what they collide with in the registry is found by one join and they are written by one
-// statement: a round trip per row would make a city's 100,000 elevators take minutes.
+// staging is a temporary table holding the checked rows of one import with their positions in
+// the batch, so that what they collide with in the registry is found by one join and they are
+// written by one statement: a round trip per row would make a city's 100,000 elevators take
+// minutes. Rows are told apart by position, never by line: a JSON batch gives every row line 0.
 type staging struct {
-	table  string   // the registry table the rows go to
-	key    string   // the unique column rows are upserted by
-	fields []string // the written columns, in the order the rows give their values
+	table  string         // the registry table the rows go to
+	key    string         // the unique column rows are upserted by
+	fields []string       // the written columns, in the order the rows give their values
+	update []importColumn // the columns an upsert may update on a stored row
 }
 
 // temp names the temporary table. It lives in the session's own schema and is dropped when the
 // transaction ends, so concurrent imports on other connections never see it.
 func (s staging) temp() string { return "import_" + s.table }
 
-// stageAndMatch copies n rows into the staging table, then returns what query (over s.temp()) finds
-// for them, read with scan. With no rows, it touches nothing and finds nothing.
-func stageAndMatch[T any](ctx context.Context, tx pgx.Tx, s staging, n int, row func(i int) (line int, values []any), query string, scan func(rowScanner) (T, error)) ([]T, error) {
+// stageAndMatch copies n rows into the staging table, each with its position (0 to n-1) in the
+// column pos, then returns what query (over s.temp()) finds for them, read with scan. With no
+// rows, it touches nothing and finds nothing.
+func stageAndMatch[T any](ctx context.Context, tx pgx.Tx, s staging, n int, row func(i int) []any, query string, scan func(rowScanner) (T, error)) ([]T, error) {
 	if n == 0 {
 		return nil, nil
 	}
 	// Shaped by the registry table itself, so column types never drift from the migrations.
-	_, err := tx.Exec(ctx, `CREATE TEMP TABLE `+s.temp()+` ON COMMIT DROP AS SELECT 0 AS line, `+strings.Join(s.fields, ", ")+
+	_, err := tx.Exec(ctx, `CREATE TEMP TABLE `+s.temp()+` ON COMMIT DROP AS SELECT 0 AS pos, `+strings.Join(s.fields, ", ")+
 		` FROM `+s.table+` WITH NO DATA`)
 	if err != nil {
 		return nil, translate(err)
 	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{s.temp()}, append([]string{"line"}, s.fields...), pgx.CopyFromSlice(n, func(i int) ([]any, error) {
-		line, values := row(i)
-		return append([]any{line}, values...), nil
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{s.temp()}, append([]string{"pos"}, s.fields...), pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+		return append([]any{i}, row(i)...), nil
 	}))
 	if err != nil {
 		return nil, translate(err)
@@ -197,23 +206,131 @@ func stageAndMatch[T any](ctx context.Context, tx pgx.Tx, s staging, n int, row 
 	return all(ctx, tx, scan, query)
 }
 
-// upsert writes the staged rows but the skipped lines, in line order so that new ids follow the
-// file. A row whose key exists updates it and keeps its created_at.
-func (s staging) upsert(ctx context.Context, tx pgx.Tx, skip []int, now time.Time) error {
+// upsert writes the staged rows but those at the skipped positions, in batch order so that new
+// ids follow the file. A row whose key exists updates the columns the import carries and keeps
+// its created_at.
+func (s staging) upsert(ctx context.Context, tx pgx.Tx, opt liftrescue.ImportOptions, skip []int, now time.Time) error {
 	cols := strings.Join(s.fields, ", ")
-	set := make([]string, 0, len(s.fields))
-	for _, f := range s.fields {
-		if f != s.key {
-			set = append(set, f+" = excluded."+f)
-		}
-	}
-	set = append(set, "updated_at = excluded.updated_at")
 	// skip must not be nil: pgx sends a nil slice as NULL, and "<> ALL (NULL)" keeps no row.
 	if skip == nil {
 		skip = []int{}
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO `+s.table+` (`+cols+`, created_at, updated_at)
-		SELECT `+cols+`, $1::timestamptz, $1::timestamptz FROM `+s.temp()+` WHERE line <> ALL ($2::integer[]) ORDER BY line
-		ON CONFLICT (`+s.key+`) DO UPDATE SET `+strings.Join(set, ", "), now, skip)
+		SELECT `+cols+`, $1::timestamptz, $1::timestamptz FROM `+s.temp()+` WHERE pos <> ALL ($2::integer[]) ORDER BY pos
+		ON CONFLICT (`+s.key+`) DO UPDATE SET `+updateSet(s.update, opt), now, skip)
 	return translate(err)
+}
+
+// importColumn is a column an import updates on a stored record, with the import columns (as
+// ImportOptions.Columns names them) that must all be present for it to be written.
+type importColumn struct {
+	column  string
+	carried []string
+}
+
+// updateSet is the SET list of an upsert: the columns of cols the rows carry, then updated_at.
+// It is built from the fixed lists below only, never from input.
+func updateSet(cols []importColumn, opt liftrescue.ImportOptions) string {
+	set := make([]string, 0, len(cols)+1)
+	for _, c := range cols {
+		carried := true
+		for _, name := range c.carried {
+			carried = carried && opt.Has(name)
+		}
+		if carried {
+			set = append(set, c.column+" = excluded."+c.column)
+		}
+	}
+	return strings.Join(append(set, "updated_at = excluded.updated_at"), ", ")
+}
+
+// A position is written whole or not at all: a file with a lat column and no lon column must not
+// leave a stored position half erased.
+var position = []string{"lat", "lon"}
+
+// orgImportColumns are the columns an organisation import updates; code is the key.
+var orgImportColumns = []importColumn{
+	{"kind", []string{"kind"}},
+	{"name", []string{"name"}},
+	{"district", []string{"district"}},
+	{"address", []string{"address"}},
+	{"lat", position},
+	{"lon", position},
+	{"duty_phones", []string{"duty_phones"}},
+	{"contacts", []string{"contacts"}},
+}
+
+// elevatorImportColumns are the columns an elevator import updates; equipment_code is the key.
+var elevatorImportColumns = []importColumn{
+	{"rescue_code", []string{"rescue_code"}},
+	{"address", []string{"address"}},
+	{"building", []string{"building"}},
+	{"district", []string{"district"}},
+	{"lat", position},
+	{"lon", position},
+	{"kind", []string{"kind"}},
+	{"floors", []string{"floors"}},
+	{"manufacturer", []string{"manufacturer"}},
+	{"model", []string{"model"}},
+	{"installed_on", []string{"installed_on"}},
+	{"user_unit_id", []string{"user_unit_code"}},
+	{"maintenance_unit_id", []string{"maintenance_unit_code"}},
+	{"last_maintained_at", []string{"last_maintained_at"}},
+	{"inspection_valid_until", []string{"inspection_valid_until"}},
+	{"status", []string{"status"}},
+}
+
+// elevatorWriteConflict explains the failure of an elevator import whose checked rows another
+// session collided with: the first row, in batch order, whose rescue code another elevator now
+// holds is named. Other errors pass through.
+func (db *DB) elevatorWriteConflict(ctx context.Context, good []*liftrescue.ElevatorRow, skip []int, err error) error {
+	switch {
+	case isCode(err, "23503"): // foreign_key_violation
+		return &liftrescue.Error{Code: liftrescue.ECONFLICT, Err: err,
+			Message: "a unit of an elevator in the file was deleted or changed kind while it was imported; nothing was imported"}
+	case !isCode(err, "23505"):
+		return err
+	}
+	skipped := make(map[int]bool, len(skip))
+	for _, pos := range skip {
+		skipped[pos] = true
+	}
+	codes := make([]string, 0, len(good))
+	for pos, row := range good {
+		if !skipped[pos] {
+			codes = append(codes, row.Elevator.RescueCode)
+		}
+	}
+	type holder struct {
+		id                    int64
+		rescue, equipmentCode string
+	}
+	holders, lookup := all(ctx, db.pool, func(r rowScanner) (h holder, err error) {
+		err = r.Scan(&h.id, &h.rescue, &h.equipmentCode)
+		return
+	}, `SELECT id, rescue_code, equipment_code FROM elevators WHERE rescue_code = ANY ($1)`, codes)
+	if lookup != nil {
+		return err
+	}
+	byCode := make(map[string]holder, len(holders))
+	for _, h := range holders {
+		byCode[h.rescue] = h
+	}
+	for pos, row := range good {
+		if h, ok := byCode[row.Elevator.RescueCode]; ok && !skipped[pos] && h.equipmentCode != row.Elevator.EquipmentCode {
+			return importCodeTaken(row, h.id, h.equipmentCode, err)
+		}
+	}
+	return fmt.Errorf("import elevators: %w", err)
+}
+
+// importCodeTaken is the ECONFLICT of an import whose row lost its rescue code to another write
+// made after the rows were checked.
+func importCodeTaken(row *liftrescue.ElevatorRow, holder int64, holderEquipment string, cause error) error {
+	taken := liftrescue.CodeTaken("rescue_code", row.Elevator.RescueCode, holder)
+	taken.Message = fmt.Sprintf("line %d: %s (equipment code %s), which took it during the import; nothing was imported",
+		row.Line, taken.Message, holderEquipment)
+	taken.Details = []liftrescue.Detail{liftrescue.RescueCodeHeld(row.Line, row.Elevator.RescueCode, holder, holderEquipment)}
+	taken.Err = cause
+	return taken
 }

@@ -57,7 +57,7 @@ func (db *DB) CreateOrganization(ctx context.Context, o *liftrescue.Organization
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := checkDistrict(ctx, tx, o.District); err != nil {
 			return err
 		}
@@ -65,19 +65,21 @@ func (db *DB) CreateOrganization(ctx context.Context, o *liftrescue.Organization
 			return err
 		}
 		now := db.stamp()
-		if err := tx.QueryRow(ctx, insertSQL("organizations", orgFields), append(orgValues(o), now, now)...).Scan(&o.ID); err != nil {
+		var id int64
+		if err := tx.QueryRow(ctx, insertSQL("organizations", orgFields), append(orgValues(o), now, now)...).Scan(&id); err != nil {
 			return translate(err)
 		}
-		o.CreatedAt, o.UpdatedAt = now, now
+		o.ID, o.CreatedAt, o.UpdatedAt = id, now, now
 		return nil
 	})
+	return db.explainTaken(ctx, err, 0, func(string) string { return o.Code })
 }
 
 func (db *DB) UpdateOrganization(ctx context.Context, o *liftrescue.Organization) error {
 	if err := o.Validate(); err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		old, err := findOrganization(ctx, tx, o.ID)
 		if err != nil {
 			return err
@@ -100,6 +102,7 @@ func (db *DB) UpdateOrganization(ctx context.Context, o *liftrescue.Organization
 		o.CreatedAt, o.UpdatedAt = old.CreatedAt, now
 		return nil
 	})
+	return db.explainTaken(ctx, err, o.ID, func(string) string { return o.Code })
 }
 
 func (db *DB) DeleteOrganization(ctx context.Context, id int64) error {

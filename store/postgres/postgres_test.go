@@ -86,6 +86,107 @@ func TestImportOrganizationKindChange(t *testing.T) {
 	}
 }
 
+// A NUL byte or bytes that are not UTF-8, which PostgreSQL refuses in any text, are the client's
+// mistake, said in words a client may read.
+func TestBadText(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, nil)
+	for _, bad := range []string{"U1\x00", "\xff"} {
+		_, err := db.FindOrganizationByCode(ctx, bad)
+		storetest.MustCode(t, err, liftrescue.EINVALID)
+		if msg := liftrescue.ErrorMessage(err); msg != "text contains a NUL character or bytes that are not UTF-8" {
+			t.Errorf("message %q", msg)
+		}
+	}
+}
+
+// Creates that race for the same code, plate or device id: one wins, and every other gets the
+// conflict that the check before the write gives, naming the field and the winner, whether that
+// check or the unique index caught it.
+func TestConcurrentCreatesOfTakenValues(t *testing.T) {
+	ctx := context.Background()
+	db := MustOpen(t, nil)
+	storetest.MustOK(t, db.UpsertDistrict(ctx, &liftrescue.District{Code: "370402", Name: "市中区"}))
+	user := &liftrescue.Organization{Code: "U1", Kind: liftrescue.OrgUserUnit, Name: "阳光物业", District: "370402"}
+	maint := &liftrescue.Organization{Code: "M1", Kind: liftrescue.OrgMaintenance, Name: "迅达维保", District: "370402"}
+	for _, o := range []*liftrescue.Organization{user, maint} {
+		storetest.MustOK(t, db.CreateOrganization(ctx, o))
+	}
+	team := &liftrescue.Team{OrganizationID: maint.ID, Name: "一队"}
+	storetest.MustOK(t, db.CreateTeam(ctx, team))
+
+	const writers = 8
+	// race runs create for writers at once and checks the answers; idOf gives the winner's id.
+	race := func(t *testing.T, what, field, value string, create func(i int) (id func() int64, err error)) {
+		t.Helper()
+		start := make(chan struct{})
+		ids := make([]func() int64, writers)
+		errs := make([]error, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Go(func() {
+				<-start
+				ids[i], errs[i] = create(i)
+			})
+		}
+		close(start)
+		wg.Wait()
+		var winner int64
+		for i, err := range errs {
+			if err == nil {
+				if winner != 0 {
+					t.Fatalf("%s %s %s: two creates succeeded", what, field, value)
+				}
+				winner = ids[i]()
+			}
+		}
+		if winner == 0 {
+			t.Fatalf("%s %s %s: no create succeeded: %v", what, field, value, errs)
+		}
+		want := liftrescue.Taken(what, field, value, winner)
+		for _, err := range errs {
+			if err == nil {
+				continue
+			}
+			if liftrescue.ErrorCode(err) != liftrescue.ECONFLICT || liftrescue.ErrorMessage(err) != want.Message ||
+				fmt.Sprint(liftrescue.ErrorDetails(err)) != fmt.Sprint(want.Details) {
+				t.Errorf("%s %s %s: %v (details %+v), want %q with details %+v", what, field, value, err, liftrescue.ErrorDetails(err), want.Message, want.Details)
+			}
+		}
+	}
+	for round := range 10 {
+		rescue := fmt.Sprintf("2%05d", round)
+		race(t, "elevator", "rescue_code", rescue, func(i int) (func() int64, error) {
+			e := &liftrescue.Elevator{RescueCode: rescue, EquipmentCode: fmt.Sprintf("311037040220%03d%05d", round, i),
+				Address: "光明路1号", District: "370402", Lat: 34.86, Lon: 117.55, Kind: liftrescue.KindTraction,
+				UserUnitID: user.ID, MaintenanceUnitID: maint.ID}
+			return func() int64 { return e.ID }, db.CreateElevator(ctx, e)
+		})
+		equipment := fmt.Sprintf("311037040220%03d99999", round)
+		race(t, "elevator", "equipment_code", equipment, func(i int) (func() int64, error) {
+			e := &liftrescue.Elevator{RescueCode: fmt.Sprintf("3%03d%02d", round, i), EquipmentCode: equipment,
+				Address: "光明路1号", District: "370402", Lat: 34.86, Lon: 117.55, Kind: liftrescue.KindTraction,
+				UserUnitID: user.ID, MaintenanceUnitID: maint.ID}
+			return func() int64 { return e.ID }, db.CreateElevator(ctx, e)
+		})
+		code := fmt.Sprintf("V%d", round)
+		race(t, "organization", "code", code, func(int) (func() int64, error) {
+			o := &liftrescue.Organization{Code: code, Kind: liftrescue.OrgVolunteer, Name: "救援队", District: "370402"}
+			return func() int64 { return o.ID }, db.CreateOrganization(ctx, o)
+		})
+		plate := fmt.Sprintf("鲁D%05d", round)
+		race(t, "vehicle", "plate", plate, func(i int) (func() int64, error) {
+			v := &liftrescue.Vehicle{TeamID: team.ID, Plate: plate, DeviceID: fmt.Sprintf("0139%04d%02d", round, i)}
+			return func() int64 { return v.ID }, db.CreateVehicle(ctx, v)
+		})
+		device := fmt.Sprintf("0138%08d", round)
+		race(t, "vehicle", "device_id", device, func(i int) (func() int64, error) {
+			v := &liftrescue.Vehicle{TeamID: team.ID, Plate: fmt.Sprintf("鲁E%03d%02d", round, i), DeviceID: device}
+			return func() int64 { return v.ID }, db.CreateVehicle(ctx, v)
+		})
+	}
+}
+
 // mustMigrations checks that every migration is recorded exactly once.
 func mustMigrations(t *testing.T, dbURL string) {
 	t.Helper()

@@ -25,6 +25,9 @@ func TestTranslate(t *testing.T) {
 		{pg("23505"), liftrescue.ECONFLICT},
 		{pg("23503"), liftrescue.ECONFLICT},
 		{pg("23514"), liftrescue.EINVALID},
+		{pg("22021"), liftrescue.EINVALID}, // a NUL byte or bytes that are not UTF-8 in a parameter
+		{pg("22P05"), liftrescue.EINVALID},
+		{pg("54000"), liftrescue.EINVALID},
 		{pg("08006"), liftrescue.EUNAVAILABLE},
 		{pg("57P01"), liftrescue.EUNAVAILABLE},
 		{pg("42P01"), liftrescue.EINTERNAL}, // undefined_table despite the message text: a bug, not a conflict

@@ -52,23 +52,40 @@ func (db *DB) CreateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
 	if err := v.Validate(); err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	var id int64
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if err := checkVehicleRefs(ctx, tx, v); err != nil {
 			return err
 		}
 		now := db.stamp()
-		if err := tx.QueryRow(ctx, insertSQL("vehicles", vehicleFields), append(vehicleValues(v), now, now)...).Scan(&v.ID); err != nil {
+		if err := tx.QueryRow(ctx, insertSQL("vehicles", vehicleFields), append(vehicleValues(v), now, now)...).Scan(&id); err != nil {
 			return translate(err)
 		}
-		return reloadVehicle(ctx, tx, v)
+		saved, err := findVehicle(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		*v = *saved
+		return nil
 	})
+	return db.explainTaken(ctx, err, 0, vehicleKeys(v))
+}
+
+// vehicleKeys gives v's value of a unique field, for explainTaken.
+func vehicleKeys(v *liftrescue.Vehicle) func(string) string {
+	return func(field string) string {
+		if field == "plate" {
+			return v.Plate
+		}
+		return v.DeviceID
+	}
 }
 
 func (db *DB) UpdateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
 	if err := v.Validate(); err != nil {
 		return err
 	}
-	return db.inTx(ctx, func(tx pgx.Tx) error {
+	err := db.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := findVehicle(ctx, tx, v.ID); err != nil {
 			return err
 		}
@@ -80,6 +97,7 @@ func (db *DB) UpdateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
 		}
 		return reloadVehicle(ctx, tx, v)
 	})
+	return db.explainTaken(ctx, err, v.ID, vehicleKeys(v))
 }
 
 // reloadVehicle reads back what a write stored, for the organisation id it derives from the team.

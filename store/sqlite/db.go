@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ type Options struct {
 type DB struct {
 	db  *sql.DB
 	now func() time.Time
+	// beforeImportWrite, when set by a test, runs between the checks of an import and its write
+	// transaction, where another writer may change the registry.
+	beforeImportWrite func()
 }
 
 // Open opens (creating if needed) the database file at path and applies pending migrations.
@@ -50,12 +54,19 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)"} {
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "temp_store(MEMORY)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
 	q.Set("_time_format", "sqlite")
-	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	// The driver hands a "file:" name to SQLite as a URI, which ends the path at ? or # and
+	// decodes %XX in it; so the path is escaped, and made absolute so that one starting with //
+	// is not taken for an authority.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: database path: %w", err)
+	}
+	sqldb, err := sql.Open("sqlite", "file:"+(&url.URL{Path: filepath.ToSlash(abs)}).EscapedPath()+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -212,10 +223,7 @@ func (w *where) String() string {
 // page runs the count and the page query of a list. cols selects the row, scan reads one, from is
 // the FROM clause, and the rows are ordered by id.
 func page[T any](ctx context.Context, q queryer, from string, w where, p liftrescue.Paging, after int64, cols string, scan func(rowScanner) (T, error), idOf func(T) int64) (*liftrescue.Page[T], error) {
-	var total int
-	if err := q.QueryRowContext(ctx, "SELECT count(*) FROM "+from+w.String(), w.args...).Scan(&total); err != nil {
-		return nil, translate(err)
-	}
+	countSQL, countArgs := "SELECT count(*) FROM "+from+w.String(), slices.Clone(w.args)
 	if after > 0 {
 		w.add("id > ?", after)
 	}
@@ -224,7 +232,7 @@ func page[T any](ctx context.Context, q queryer, from string, w where, p liftres
 		return nil, translate(err)
 	}
 	defer rows.Close()
-	out := &liftrescue.Page[T]{Items: []T{}, Total: total}
+	out := &liftrescue.Page[T]{Items: []T{}}
 	for rows.Next() {
 		v, err := scan(rows)
 		if err != nil {
@@ -233,6 +241,11 @@ func page[T any](ctx context.Context, q queryer, from string, w where, p liftres
 		out.Items = append(out.Items, v)
 	}
 	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	if total, known := liftrescue.TotalOfFirstPage(out.Items, p.Limit, after); known {
+		out.Total = total
+	} else if err := q.QueryRowContext(ctx, countSQL, countArgs...).Scan(&out.Total); err != nil {
 		return nil, translate(err)
 	}
 	if len(out.Items) > p.Limit {

@@ -56,10 +56,16 @@ func (db *DB) ListElevators(ctx context.Context, f liftrescue.ElevatorFilter) (*
 	if f.MaintenanceUnitID != 0 {
 		w.add("maintenance_unit_id = ?", f.MaintenanceUnitID)
 	}
-	if f.Q != "" {
-		prefix, part := likePattern("", f.Q, "%"), likePattern("%", f.Q, "%")
-		w.add(`(rescue_code LIKE ? ESCAPE '\' OR equipment_code LIKE ? ESCAPE '\' OR address LIKE ? ESCAPE '\' OR building LIKE ? ESCAPE '\')`,
-			prefix, prefix, part, part)
+	switch {
+	case f.Q == "":
+	case isDigits(f.Q):
+		// A code prefix as a range, so that each unique index is searched rather than every row
+		// (LIKE could use them only under case_sensitive_like).
+		lo, hi := f.Q, prefixEnd(f.Q)
+		w.add(`(rescue_code >= ? AND rescue_code < ? OR equipment_code >= ? AND equipment_code < ?)`, lo, hi, lo, hi)
+	default:
+		part := likePattern("%", f.Q, "%")
+		w.add(`(address LIKE ? ESCAPE '\' OR building LIKE ? ESCAPE '\')`, part, part)
 	}
 	return page(ctx, db.db, "elevators", w, f.Paging, after, elevatorColumns, scanElevator,
 		func(e *liftrescue.Elevator) int64 { return e.ID })
@@ -196,4 +202,20 @@ func scanElevator(r rowScanner) (*liftrescue.Elevator, error) {
 		return nil, err
 	}
 	return &e, nil
+}
+
+// isDigits reports whether s is made of ASCII digits only, as the codes are.
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// prefixEnd returns the least string above every string that starts with the digits q: q with
+// its last byte incremented. A digit's successor is ':', so there is always one.
+func prefixEnd(q string) string {
+	return q[:len(q)-1] + string(rune(q[len(q)-1]+1))
 }

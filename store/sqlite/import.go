@@ -3,17 +3,101 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/liftrescue/liftrescue"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// ImportOrganizations upserts by code inside one transaction: every row is checked against the file
-// and the database before anything is written, so an all-or-nothing import that fails leaves the
-// registry as it was.
+// An import runs in two steps so that it holds SQLite's one write lock no longer than writing
+// takes. Rescue data is written live while a city's registry is imported, and a writer that waits
+// longer than the busy timeout fails.
+//
+//  1. Every row is checked in a read transaction: a snapshot that, under WAL, never blocks a
+//     writer. A dry run, and an import that Settle says must not write, end here.
+//  2. The good rows are upserted in one write transaction, so the import is still all or nothing.
+//     Another writer may have changed the registry between the steps; the constraints catch what
+//     matters (a rescue code taken meanwhile, a unit deleted), and the import is rolled back with
+//     an ECONFLICT that names the row.
+
+// importColumn is a column an import updates on a stored record, with the import columns (as
+// ImportOptions.Columns names them) that must all be present for it to be written.
+type importColumn struct {
+	column  string
+	carried []string
+}
+
+// updateSet is the SET list of an upsert: the columns of cols the rows carry, then updated_at.
+// It is built from the fixed lists below only, never from input.
+func updateSet(cols []importColumn, opt liftrescue.ImportOptions) string {
+	set := make([]string, 0, len(cols)+1)
+	for _, c := range cols {
+		carried := true
+		for _, name := range c.carried {
+			carried = carried && opt.Has(name)
+		}
+		if carried {
+			set = append(set, c.column+" = excluded."+c.column)
+		}
+	}
+	return strings.Join(append(set, "updated_at = excluded.updated_at"), ", ")
+}
+
+// A position is written whole or not at all: a file with a lat column and no lon column must not
+// leave a stored position half erased.
+var position = []string{"lat", "lon"}
+
+// orgImportColumns are the columns an organisation import updates; code is the key.
+var orgImportColumns = []importColumn{
+	{"kind", []string{"kind"}},
+	{"name", []string{"name"}},
+	{"district", []string{"district"}},
+	{"address", []string{"address"}},
+	{"lat", position},
+	{"lon", position},
+	{"duty_phones", []string{"duty_phones"}},
+	{"contacts", []string{"contacts"}},
+}
+
+// elevatorImportColumns are the columns an elevator import updates; equipment_code is the key.
+var elevatorImportColumns = []importColumn{
+	{"rescue_code", []string{"rescue_code"}},
+	{"address", []string{"address"}},
+	{"building", []string{"building"}},
+	{"district", []string{"district"}},
+	{"lat", position},
+	{"lon", position},
+	{"kind", []string{"kind"}},
+	{"floors", []string{"floors"}},
+	{"manufacturer", []string{"manufacturer"}},
+	{"model", []string{"model"}},
+	{"installed_on", []string{"installed_on"}},
+	{"user_unit_id", []string{"user_unit_code"}},
+	{"maintenance_unit_id", []string{"maintenance_unit_code"}},
+	{"last_maintained_at", []string{"last_maintained_at"}},
+	{"inspection_valid_until", []string{"inspection_valid_until"}},
+	{"status", []string{"status"}},
+}
+
+// reading runs fn in a read transaction: one snapshot for all its queries, and no write lock.
+func (db *DB) reading(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return translate(err)
+	}
+	defer tx.Rollback()
+	return fn(tx)
+}
+
+// ImportOrganizations upserts by code. Every row is checked against the file and the registry
+// before anything is written, so an all-or-nothing import that fails leaves the registry as it was.
 func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.OrganizationRow, opt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
 	res := &liftrescue.ImportResult{Rows: len(rows)}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	good := make([]*liftrescue.OrganizationRow, 0, len(rows))
+	err := db.reading(ctx, func(tx *sql.Tx) error {
 		districts, err := districtSet(ctx, tx)
 		if err != nil {
 			return err
@@ -24,7 +108,6 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 		}
 		defer existing.Close()
 		seen := map[string]int{}
-		good := make([]*liftrescue.Organization, 0, len(rows))
 		for i := range rows {
 			row := &rows[i]
 			o := &row.Org
@@ -46,7 +129,7 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 					res.Created++
 				case err != nil:
 					return translate(err)
-				case kind != o.Kind && checkOrgUnused(ctx, tx, id, "") != nil:
+				case kind != o.Kind && opt.Has("kind") && checkOrgUnused(ctx, tx, id, "") != nil:
 					bad = append(bad, liftrescue.Detail{Line: row.Line, Field: "kind", Value: string(o.Kind),
 						Reason: fmt.Sprintf("organization %d is a %s that elevators or teams rely on; its kind cannot change", id, kind)})
 				default:
@@ -57,25 +140,41 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 				res.Errors = append(res.Errors, bad...)
 				continue
 			}
-			good = append(good, o)
+			good = append(good, row)
 		}
-		write, err := res.Settle(opt, "organization")
-		if !write || err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	write, err := res.Settle(opt, "organization")
+	if err != nil {
+		return nil, err
+	}
+	if !write {
+		return res, nil
+	}
+	if db.beforeImportWrite != nil {
+		db.beforeImportWrite()
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		upsert, err := tx.PrepareContext(ctx, `INSERT INTO organizations (code, kind, name, district, address, lat, lon, duty_phones, contacts, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (code) DO UPDATE SET kind = excluded.kind, name = excluded.name, district = excluded.district,
-				address = excluded.address, lat = excluded.lat, lon = excluded.lon, duty_phones = excluded.duty_phones,
-				contacts = excluded.contacts, updated_at = excluded.updated_at`)
+			ON CONFLICT (code) DO UPDATE SET `+updateSet(orgImportColumns, opt))
 		if err != nil {
 			return translate(err)
 		}
 		defer upsert.Close()
 		now := formatTime(db.stamp())
-		for _, o := range good {
+		for _, row := range good {
+			o := &row.Org
 			phones, contacts := orgJSON(o)
 			if _, err := upsert.ExecContext(ctx, o.Code, o.Kind, o.Name, o.District, o.Address, o.Lat, o.Lon, phones, contacts, now, now); err != nil {
+				if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+					return &liftrescue.Error{Code: liftrescue.ECONFLICT, Err: err,
+						Message: fmt.Sprintf("line %d: organization %s came to be relied on by elevators or teams during the import, so its kind cannot change; nothing was imported", row.Line, o.Code),
+						Details: []liftrescue.Detail{{Line: row.Line, Field: "kind", Value: string(o.Kind), Reason: "elevators or teams came to rely on the organization during the import"}}}
+				}
 				return fmt.Errorf("import organization %s: %w", o.Code, translate(err))
 			}
 		}
@@ -87,11 +186,12 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 	return res, nil
 }
 
-// ImportElevators upserts by equipment code inside one transaction. Units are named by
-// organisation code and resolved here; a rescue code held by another elevator is a row error.
+// ImportElevators upserts by equipment code. Units are named by organisation code and resolved
+// while the rows are checked; a rescue code held by another elevator is a row error.
 func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow, opt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
 	res := &liftrescue.ImportResult{Rows: len(rows)}
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	good := make([]*liftrescue.ElevatorRow, 0, len(rows))
+	err := db.reading(ctx, func(tx *sql.Tx) error {
 		districts, err := districtSet(ctx, tx)
 		if err != nil {
 			return err
@@ -112,7 +212,6 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 		defer byEquipment.Close()
 
 		check := liftrescue.NewElevatorImportCheck(units, districts)
-		good := make([]*liftrescue.Elevator, 0, len(rows))
 		for i := range rows {
 			row := &rows[i]
 			bad := check.Row(row)
@@ -140,31 +239,59 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 			default:
 				res.Updated++
 			}
-			good = append(good, e)
+			good = append(good, row)
 		}
-		write, err := res.Settle(opt, "elevator")
-		if !write || err != nil {
-			return err
-		}
-		upsert, err := tx.PrepareContext(ctx, `INSERT INTO elevators (rescue_code, equipment_code, address, building, district, lat, lon, kind,
-			floors, manufacturer, model, installed_on, user_unit_id, maintenance_unit_id, last_maintained_at, inspection_valid_until,
-			status, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (equipment_code) DO UPDATE SET rescue_code = excluded.rescue_code, address = excluded.address,
-				building = excluded.building, district = excluded.district, lat = excluded.lat, lon = excluded.lon,
-				kind = excluded.kind, floors = excluded.floors, manufacturer = excluded.manufacturer, model = excluded.model,
-				installed_on = excluded.installed_on, user_unit_id = excluded.user_unit_id,
-				maintenance_unit_id = excluded.maintenance_unit_id, last_maintained_at = excluded.last_maintained_at,
-				inspection_valid_until = excluded.inspection_valid_until, status = excluded.status, updated_at = excluded.updated_at`)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	write, err := res.Settle(opt, "elevator")
+	if err != nil {
+		return nil, err
+	}
+	if !write {
+		return res, nil
+	}
+	if db.beforeImportWrite != nil {
+		db.beforeImportWrite()
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		// Rows go in batches of upsertBatch per statement: a statement per row spends more time in
+		// the driver than in SQLite, and all of it under the write lock.
+		upsert, err := tx.PrepareContext(ctx, upsertElevatorsSQL(upsertBatch, opt))
 		if err != nil {
 			return translate(err)
 		}
 		defer upsert.Close()
 		now := formatTime(db.stamp())
-		for _, e := range good {
-			if _, err := upsert.ExecContext(ctx, append(elevatorValues(e), now, now)...); err != nil {
-				// The checks above ran in this transaction, so only a broken invariant gets here.
-				return fmt.Errorf("import elevator %s: %w", e.EquipmentCode, translate(err))
+		args := make([]any, 0, upsertBatch*(len(elevatorImportColumns)+3))
+		for start := 0; start < len(good); start += upsertBatch {
+			rows := good[start:min(start+upsertBatch, len(good))]
+			args = args[:0]
+			for _, row := range rows {
+				args = append(append(args, elevatorValues(&row.Elevator)...), now, now)
 			}
+			var err error
+			if len(rows) == upsertBatch {
+				_, err = upsert.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, upsertElevatorsSQL(len(rows), opt), args...)
+			}
+			if err == nil {
+				continue
+			}
+			if !isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) && !isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+				return fmt.Errorf("import elevators: %w", translate(err))
+			}
+			// SQLite undid the failed statement only; writing its rows one by one finds the row
+			// that collides with what another writer did since the checks.
+			for _, row := range rows {
+				if _, err := tx.ExecContext(ctx, upsertElevatorsSQL(1, opt), append(elevatorValues(&row.Elevator), now, now)...); err != nil {
+					return elevatorWriteConflict(ctx, tx, row, err)
+				}
+			}
+			return fmt.Errorf("import elevators: %w", translate(err))
 		}
 		return nil
 	})
@@ -172,6 +299,59 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 		return nil, err
 	}
 	return res, nil
+}
+
+// upsertBatch is how many rows an upsert statement of an elevator import writes: 19 parameters a
+// row stay far below SQLite's limit of 32,766.
+const upsertBatch = 64
+
+// upsertElevatorsSQL upserts n elevators by equipment code; the arguments are elevatorValues,
+// created_at and updated_at of each row in turn.
+func upsertElevatorsSQL(n int, opt liftrescue.ImportOptions) string {
+	row := "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	return `INSERT INTO elevators (rescue_code, equipment_code, address, building, district, lat, lon, kind,
+		floors, manufacturer, model, installed_on, user_unit_id, maintenance_unit_id, last_maintained_at, inspection_valid_until,
+		status, created_at, updated_at) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + `
+		ON CONFLICT (equipment_code) DO UPDATE SET ` + updateSet(elevatorImportColumns, opt)
+}
+
+// elevatorWriteConflict explains why the upsert of a checked row failed: another writer changed
+// the registry after the checks. The whole import is rolled back.
+func elevatorWriteConflict(ctx context.Context, tx *sql.Tx, row *liftrescue.ElevatorRow, err error) error {
+	e := &row.Elevator
+	switch {
+	case isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE):
+		// The key is the equipment code, which the upsert updates on; so the rescue code collided.
+		var holder int64
+		var holderEquipment string
+		lookup := tx.QueryRowContext(ctx, `SELECT id, equipment_code FROM elevators WHERE rescue_code = ? AND equipment_code <> ?`,
+			e.RescueCode, e.EquipmentCode).Scan(&holder, &holderEquipment)
+		if lookup != nil {
+			return fmt.Errorf("import elevator %s: %w", e.EquipmentCode, translate(err))
+		}
+		return importCodeTaken(row, holder, holderEquipment, err)
+	case isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY):
+		return &liftrescue.Error{Code: liftrescue.ECONFLICT, Err: err,
+			Message: fmt.Sprintf("line %d: a unit of elevator %s was deleted or changed kind during the import; nothing was imported", row.Line, e.EquipmentCode)}
+	}
+	return fmt.Errorf("import elevator %s: %w", e.EquipmentCode, translate(err))
+}
+
+// importCodeTaken is the ECONFLICT of an import whose row lost its rescue code to another write
+// made after the rows were checked.
+func importCodeTaken(row *liftrescue.ElevatorRow, holder int64, holderEquipment string, cause error) error {
+	taken := liftrescue.CodeTaken("rescue_code", row.Elevator.RescueCode, holder)
+	taken.Message = fmt.Sprintf("line %d: %s (equipment code %s), which took it during the import; nothing was imported",
+		row.Line, taken.Message, holderEquipment)
+	taken.Details = []liftrescue.Detail{liftrescue.RescueCodeHeld(row.Line, row.Elevator.RescueCode, holder, holderEquipment)}
+	taken.Err = cause
+	return taken
+}
+
+// isConstraint reports whether err is the SQLite error with the extended result code.
+func isConstraint(err error, code int) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == code
 }
 
 func districtSet(ctx context.Context, q queryer) (map[string]bool, error) {

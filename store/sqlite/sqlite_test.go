@@ -2,6 +2,9 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -43,4 +46,144 @@ func TestReopen(t *testing.T) {
 		}
 		db.Close()
 	}
+}
+
+// A path is a path: # and ? in a directory name are not the end of a URI.
+func TestOpenPathWithURICharacters(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	path := filepath.Join(root, "a#b?c", "d%20e", "liftrescue.db")
+	for range 2 {
+		db, err := sqlite.Open(ctx, path, sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		storetest.MustOK(t, db.UpsertDistrict(ctx, &liftrescue.District{Code: "370402", Name: "市中区"}))
+		_, err = db.FindDistrict(ctx, "370402")
+		storetest.MustOK(t, err)
+		db.Close()
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database is not where it was asked for: %v", err)
+	}
+	entries, err := os.ReadDir(root)
+	storetest.MustOK(t, err)
+	if len(entries) != 1 || entries[0].Name() != "a#b?c" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("the data directory holds %q, want only a#b?c", names)
+	}
+}
+
+// An import that does not write never takes the write lock: a dry run, or an all-or-nothing
+// import with a bad row, answers at once while another connection holds the lock.
+func TestImportChecksTakeNoWriteLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "liftrescue.db")
+	db, err := sqlite.Open(ctx, path, sqlite.Options{})
+	storetest.MustOK(t, err)
+	defer db.Close()
+	storetest.MustOK(t, db.UpsertDistrict(ctx, &liftrescue.District{Code: "370402", Name: "市中区"}))
+	orgs := []liftrescue.OrganizationRow{
+		{Line: 2, Org: liftrescue.Organization{Code: "U1", Kind: liftrescue.OrgUserUnit, Name: "阳光物业", District: "370402"}},
+		{Line: 3, Org: liftrescue.Organization{Code: "M1", Kind: liftrescue.OrgMaintenance, Name: "迅达维保", District: "370402"}},
+	}
+	_, err = db.ImportOrganizations(ctx, orgs, liftrescue.ImportOptions{})
+	storetest.MustOK(t, err)
+	rows := benchElevatorRows(3)
+
+	other, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
+	storetest.MustOK(t, err)
+	defer other.Close()
+	lock, err := other.BeginTx(ctx, nil)
+	storetest.MustOK(t, err)
+	defer lock.Rollback()
+
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	res, err := db.ImportElevators(ctx, rows, liftrescue.ImportOptions{DryRun: true})
+	storetest.MustOK(t, err)
+	if res.Created != 3 {
+		t.Errorf("dry run = %+v, want 3 created", res)
+	}
+	_, err = db.ImportOrganizations(ctx, orgs, liftrescue.ImportOptions{DryRun: true})
+	storetest.MustOK(t, err)
+	rows[1].UserUnitCode = "U9"
+	_, err = db.ImportElevators(ctx, rows, liftrescue.ImportOptions{})
+	storetest.MustCode(t, err, liftrescue.EINVALID)
+	res, err = db.ImportElevators(ctx, rows[1:2], liftrescue.ImportOptions{Partial: true})
+	storetest.MustOK(t, err)
+	if res.Rejected != 1 {
+		t.Errorf("partial import of a bad row = %+v, want it rejected", res)
+	}
+}
+
+// BenchmarkImportElevators100k imports a city's worth of elevators in one file while another
+// writer keeps writing, as dispatchers do during an import. writer-wait-ms is the longest that
+// writer waited for the write lock: what the import's write transaction costs everyone else.
+func BenchmarkImportElevators100k(b *testing.B) {
+	const n = 100_000
+	ctx := context.Background()
+	db := MustOpen(b, nil)
+	storetest.MustOK(b, db.UpsertDistrict(ctx, &liftrescue.District{Code: "370402", Name: "市中区"}))
+	_, err := db.ImportOrganizations(ctx, []liftrescue.OrganizationRow{
+		{Line: 2, Org: liftrescue.Organization{Code: "U1", Kind: liftrescue.OrgUserUnit, Name: "阳光物业", District: "370402"}},
+		{Line: 3, Org: liftrescue.Organization{Code: "M1", Kind: liftrescue.OrgMaintenance, Name: "迅达维保", District: "370402"}},
+	}, liftrescue.ImportOptions{})
+	storetest.MustOK(b, err)
+	rows := benchElevatorRows(n)
+	var maxWait time.Duration
+	for b.Loop() {
+		stop := make(chan struct{})
+		waited := make(chan time.Duration)
+		go func() {
+			var longest time.Duration
+			for {
+				select {
+				case <-stop:
+					waited <- longest
+					return
+				default:
+				}
+				start := time.Now()
+				if err := db.UpsertDistrict(ctx, &liftrescue.District{Code: "370403", Name: "薛城区"}); err != nil {
+					b.Error(err)
+				}
+				longest = max(longest, time.Since(start))
+			}
+		}()
+		res, err := db.ImportElevators(ctx, rows, liftrescue.ImportOptions{})
+		close(stop)
+		maxWait = max(maxWait, <-waited)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Created+res.Updated != n {
+			b.Fatalf("import = %+v, want %d rows written", res, n)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(maxWait.Milliseconds()), "writer-wait-ms")
+}
+
+func benchElevatorRows(n int) []liftrescue.ElevatorRow {
+	maintained := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
+	rows := make([]liftrescue.ElevatorRow, n)
+	for i := range rows {
+		rows[i] = liftrescue.ElevatorRow{
+			Line: i + 2,
+			Elevator: liftrescue.Elevator{
+				RescueCode: fmt.Sprintf("%08d", i+1), EquipmentCode: fmt.Sprintf("3110370402%010d", i+1),
+				Address: fmt.Sprintf("市中区光明路%d号", i+1), Building: fmt.Sprintf("%d号楼", i%40+1), District: "370402",
+				Lat: 34.80 + float64(i%1000)*0.0001, Lon: 117.50 + float64(i/1000)*0.001, Kind: liftrescue.KindTraction,
+				Floors: 6 + i%30, Manufacturer: "日立电梯(中国)有限公司", Model: "MCA",
+				InstalledOn: liftrescue.Date{Year: 2010 + i%15, Month: time.Month(1 + i%12), Day: 1 + i%28}, LastMaintainedAt: &maintained,
+				InspectionValidUntil: liftrescue.Date{Year: 2027, Month: 5, Day: 31},
+			},
+			UserUnitCode: "U1", MaintenanceUnitCode: "M1",
+		}
+	}
+	return rows
 }

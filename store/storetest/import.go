@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/liftrescue/liftrescue"
 )
@@ -168,4 +170,133 @@ func testImportElevatorsPartialAndDryRun(t *testing.T, f *fixture) {
 
 func testReady(t *testing.T, f *fixture) {
 	MustOK(t, f.s.Ready(f.ctx))
+}
+
+// Columns left out of an import keep what is stored on records that exist; new records get the
+// zero values. nil Columns means every column.
+func testImportKeepsColumnsLeftOut(t *testing.T, f *fixture) {
+	user, maint := f.city(t)
+	stored := f.org(t, "91370400USER000002", liftrescue.OrgUserUnit, "370402")
+	orgByCode := func(code string) *liftrescue.Organization {
+		t.Helper()
+		o, err := f.s.FindOrganizationByCode(f.ctx, code)
+		MustOK(t, err)
+		return o
+	}
+
+	// The four required columns of an organisation file: the phones, contacts, address and
+	// position stay.
+	f.clock.T = f.clock.T.Add(time.Hour)
+	res, err := f.s.ImportOrganizations(f.ctx, []liftrescue.OrganizationRow{
+		orgRow(2, stored.Code, liftrescue.OrgUserUnit, "370403"),
+		orgRow(3, "V1", liftrescue.OrgVolunteer, "370402"),
+	}, liftrescue.ImportOptions{Columns: []string{"code", "kind", "name", "district"}})
+	MustOK(t, err)
+	if res.Created != 1 || res.Updated != 1 {
+		t.Fatalf("import = %+v, want 1 created, 1 updated", res)
+	}
+	got := orgByCode(stored.Code)
+	if got.Name != "单位"+stored.Code || got.District != "370403" || !got.UpdatedAt.After(stored.UpdatedAt) || !got.CreatedAt.Equal(stored.CreatedAt) {
+		t.Errorf("the columns given were not written: %+v", got)
+	}
+	if got.Address != stored.Address || got.Lat == nil || *got.Lat != *stored.Lat || got.Lon == nil || *got.Lon != *stored.Lon ||
+		!reflect.DeepEqual(got.DutyPhones, stored.DutyPhones) || !reflect.DeepEqual(got.Contacts, stored.Contacts) {
+		t.Errorf("columns left out were overwritten:\n got %+v\nwant %+v", got, stored)
+	}
+	if v1 := orgByCode("V1"); v1.Address != "" || v1.Lat != nil || len(v1.DutyPhones) != 0 || len(v1.Contacts) != 0 {
+		t.Errorf("new organization = %+v, want the zero values of the columns left out", v1)
+	}
+
+	// A column given empty is written empty. A position is written only with both columns, so a
+	// lat column alone leaves it as it was.
+	res, err = f.s.ImportOrganizations(f.ctx, []liftrescue.OrganizationRow{orgRow(2, stored.Code, liftrescue.OrgUserUnit, "370402")},
+		liftrescue.ImportOptions{Columns: []string{"code", "kind", "name", "district", "duty_phones", "lat"}})
+	MustOK(t, err)
+	got = orgByCode(stored.Code)
+	if len(got.DutyPhones) != 0 || got.Lat == nil || got.Lon == nil || len(got.Contacts) != 1 {
+		t.Errorf("after importing empty duty_phones and lat alone: %+v, want no phones and the position and contact kept", got)
+	}
+
+	// Elevators: only the required columns, with a new address and position.
+	e := f.elevator("123456", "31103704022015000001", 117.55, 34.86, user, maint)
+	e.Status = liftrescue.OutOfService
+	MustOK(t, f.s.CreateElevator(f.ctx, e))
+	required := []string{"rescue_code", "equipment_code", "address", "district", "lat", "lon", "kind", "user_unit_code", "maintenance_unit_code"}
+	rows := []liftrescue.ElevatorRow{
+		elevatorRow(2, "123456", "31103704022015000001", user.Code, maint.Code),
+		elevatorRow(3, "123457", "31103704022015000002", user.Code, maint.Code),
+	}
+	f.clock.T = f.clock.T.Add(time.Hour)
+	res, err = f.s.ImportElevators(f.ctx, rows, liftrescue.ImportOptions{Columns: required})
+	MustOK(t, err)
+	if res.Created != 1 || res.Updated != 1 {
+		t.Fatalf("elevator import = %+v, want 1 created, 1 updated", res)
+	}
+	got1, err := f.s.FindElevator(f.ctx, e.ID)
+	MustOK(t, err)
+	if got1.Address != rows[0].Elevator.Address || got1.Lat != rows[0].Elevator.Lat || !got1.UpdatedAt.After(e.UpdatedAt) {
+		t.Errorf("the columns given were not written: %+v", got1)
+	}
+	if got1.Status != liftrescue.OutOfService || got1.Floors != e.Floors || got1.Manufacturer != e.Manufacturer || got1.Model != e.Model ||
+		got1.Building != e.Building || got1.InstalledOn != e.InstalledOn || got1.InspectionValidUntil != e.InspectionValidUntil ||
+		got1.LastMaintainedAt == nil || !got1.LastMaintainedAt.Equal(*e.LastMaintainedAt) {
+		t.Errorf("columns left out were overwritten:\n got %+v\nwant %+v", got1, e)
+	}
+	got2, err := f.s.FindElevatorByCode(f.ctx, "123457")
+	MustOK(t, err)
+	if got2.Status != liftrescue.InService || got2.Floors != 12 || got2.Manufacturer != "" || got2.LastMaintainedAt != nil {
+		t.Errorf("new elevator = %+v, want its row's values and the zero values of the columns left out", got2)
+	}
+
+	// Every column, as a JSON batch gives them: the row replaces what is stored.
+	_, err = f.s.ImportElevators(f.ctx, rows[:1], liftrescue.ImportOptions{})
+	MustOK(t, err)
+	got1, err = f.s.FindElevator(f.ctx, e.ID)
+	MustOK(t, err)
+	if got1.Status != liftrescue.InService || got1.Manufacturer != "" || got1.LastMaintainedAt != nil || !got1.InstalledOn.IsZero() {
+		t.Errorf("after an import of every column: %+v, want the row's values", got1)
+	}
+}
+
+// Rows are told apart by their place in the batch, not by their line: a JSON batch gives every
+// row line 0, and a bad row must not keep the good ones from being written.
+func testImportRowsWithoutLines(t *testing.T, f *fixture) {
+	f.importCity(t)
+	_, err := f.s.ImportElevators(f.ctx, []liftrescue.ElevatorRow{elevatorRow(2, "100001", "31103704022015000001", "U1", "M1")}, liftrescue.ImportOptions{})
+	MustOK(t, err)
+
+	rows := []liftrescue.ElevatorRow{
+		elevatorRow(0, "100002", "31103704022015000002", "U1", "M1"),
+		elevatorRow(0, "100001", "31103704022015000003", "U1", "M1"), // rescue code held by the first elevator
+		elevatorRow(0, "100004", "31103704022015000004", "U1", "M1"),
+	}
+	res, err := f.s.ImportElevators(f.ctx, rows, liftrescue.ImportOptions{Partial: true})
+	MustOK(t, err)
+	if res.Created != 2 || res.Rejected != 1 || len(res.Errors) != 1 || res.Errors[0].Field != "rescue_code" {
+		t.Fatalf("import = %+v, want 2 created and the rescue code rejected", res)
+	}
+	for _, code := range []string{"100002", "100004"} {
+		_, err := f.s.FindElevatorByCode(f.ctx, code)
+		MustOK(t, err)
+	}
+	_, err = f.s.FindElevatorByCode(f.ctx, "31103704022015000003")
+	MustCode(t, err, liftrescue.ENOTFOUND)
+
+	// M1 keeps elevators, so it cannot become a volunteer unit; the other rows go in.
+	res, err = f.s.ImportOrganizations(f.ctx, []liftrescue.OrganizationRow{
+		orgRow(0, "V1", liftrescue.OrgVolunteer, "370402"),
+		orgRow(0, "M1", liftrescue.OrgVolunteer, "370402"),
+		orgRow(0, "V2", liftrescue.OrgVolunteer, "370402"),
+	}, liftrescue.ImportOptions{Partial: true})
+	MustOK(t, err)
+	if res.Created != 2 || res.Rejected != 1 || len(res.Errors) != 1 || res.Errors[0].Field != "kind" {
+		t.Fatalf("organization import = %+v, want 2 created and the kind rejected", res)
+	}
+	for code, want := range map[string]liftrescue.OrgKind{"V1": liftrescue.OrgVolunteer, "V2": liftrescue.OrgVolunteer, "M1": liftrescue.OrgMaintenance} {
+		o, err := f.s.FindOrganizationByCode(f.ctx, code)
+		MustOK(t, err)
+		if o.Kind != want {
+			t.Errorf("%s is a %s, want %s", code, o.Kind, want)
+		}
+	}
 }

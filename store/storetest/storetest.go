@@ -29,10 +29,15 @@ func Run(t *testing.T, open Opener) {
 		{"Elevators", testElevators},
 		{"ElevatorConflicts", testElevatorConflicts},
 		{"ElevatorList", testElevatorList},
+		{"ElevatorListByUnit", testElevatorListByUnit},
+		{"IDsNeverReused", testIDsNeverReused},
+		{"BadTextInLookups", testBadTextInLookups},
 		{"TeamsAndVehicles", testTeamsAndVehicles},
 		{"ImportOrganizations", testImportOrganizations},
 		{"ImportElevators", testImportElevators},
 		{"ImportElevatorsPartialAndDryRun", testImportElevatorsPartialAndDryRun},
+		{"ImportKeepsColumnsLeftOut", testImportKeepsColumnsLeftOut},
+		{"ImportRowsWithoutLines", testImportRowsWithoutLines},
 		{"Ready", testReady},
 	}
 	for _, tt := range tests {
@@ -370,6 +375,33 @@ func testElevatorList(t *testing.T, f *fixture) {
 	if total, _ := count(liftrescue.ElevatorFilter{Q: "%"}); total != 0 {
 		t.Fatalf("q %% matched %d, want 0: wildcards must be literal", total)
 	}
+	// Digits match a prefix of either code and nothing else, not even digits in the address.
+	for _, tt := range []struct {
+		q    string
+		want int
+	}{
+		{"5", 100},                   // every rescue code
+		{"50009", 10},                // 500090..500099: a prefix that ends in 9
+		{"500099", 1},                // a whole rescue code that ends in 9
+		{"5001", 1},                  // 500100
+		{"3110370402201500004", 10},  // equipment codes ...00040..00049
+		{"311037040220150000", 99},   // ...00001..00099
+		{"31103704022015000100", 1},  // a whole equipment code
+		{"311037040220150001000", 0}, // longer than any code
+		{"128", 0},                   // in every address (光明路128号), but no code starts with it
+		{"99999999", 0},              // beyond every code
+		{"光明路128", 90},               // text matches the address...
+		{"3号楼2", 100},                // ...or the building
+		{"泰山路001号", 1},               // 薛城区泰山路001号
+		{"5000 ", 0},                 // a space makes it text, and no address has it
+		{"31103704022015000001x", 0}, // so does a letter
+		{"号楼_", 0},                   // _ is literal
+		{`\`, 0},                     // so is the escape character
+	} {
+		if total, items := count(liftrescue.ElevatorFilter{Q: tt.q, Paging: liftrescue.Paging{Limit: liftrescue.MaxLimit}}); total != tt.want || len(items) != tt.want {
+			t.Errorf("q %q: total %d, %d items; want %d", tt.q, total, len(items), tt.want)
+		}
+	}
 	if total, _ := count(liftrescue.ElevatorFilter{MaintenanceUnitID: maint.ID, District: "370402"}); total != 90 {
 		t.Fatalf("maintenance+district total %d, want 90", total)
 	}
@@ -450,4 +482,109 @@ func testTeamsAndVehicles(t *testing.T, f *fixture) {
 	MustCode(t, err, liftrescue.ENOTFOUND)
 	MustOK(t, f.s.DeleteTeam(f.ctx, team.ID))
 	MustCode(t, f.s.DeleteTeam(f.ctx, team.ID), liftrescue.ENOTFOUND)
+}
+
+// A unit's elevators are listed in id order across pages, whatever else the unit holds.
+func testElevatorListByUnit(t *testing.T, f *fixture) {
+	user, maint := f.city(t)
+	other := f.org(t, "91370400USER000002", liftrescue.OrgUserUnit, "370402")
+	otherMaint := f.org(t, "91370400MAINT00002", liftrescue.OrgMaintenance, "370402")
+	var mine []int64
+	for n := 1; n <= 30; n++ {
+		u, m := other, otherMaint
+		if n%3 == 0 {
+			u, m = user, maint
+		}
+		e := f.elevator("6"+pad(n, 5), "311037040220160"+pad(n, 5), 117.55, 34.86, u, m)
+		MustOK(t, f.s.CreateElevator(f.ctx, e))
+		if u == user {
+			mine = append(mine, e.ID)
+		}
+	}
+	for _, filter := range []liftrescue.ElevatorFilter{{UserUnitID: user.ID}, {MaintenanceUnitID: maint.ID}} {
+		var got []int64
+		for cursor := ""; ; {
+			filter.Paging = liftrescue.Paging{Limit: 4, Cursor: cursor}
+			p, err := f.s.ListElevators(f.ctx, filter)
+			MustOK(t, err)
+			if p.Total != len(mine) {
+				t.Fatalf("%+v: total %d, want %d", filter, p.Total, len(mine))
+			}
+			for _, e := range p.Items {
+				got = append(got, e.ID)
+			}
+			if cursor = p.NextCursor; cursor == "" {
+				break
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(mine) {
+			t.Fatalf("%+v: paged through %v, want %v", filter, got, mine)
+		}
+	}
+}
+
+// The id of a deleted record is never given to a new one: incidents refer to records by id.
+func testIDsNeverReused(t *testing.T, f *fixture) {
+	user, maint := f.city(t)
+	e := f.elevator("123456", "31103704022015000001", 117.55, 34.86, user, maint)
+	MustOK(t, f.s.CreateElevator(f.ctx, e))
+	MustOK(t, f.s.DeleteElevator(f.ctx, e.ID))
+	again := f.elevator("123456", "31103704022015000001", 117.55, 34.86, user, maint)
+	MustOK(t, f.s.CreateElevator(f.ctx, again))
+	if again.ID <= e.ID {
+		t.Errorf("elevator created after deleting %d got id %d, want a greater one", e.ID, again.ID)
+	}
+
+	vol := f.org(t, "91370400VOL0000001", liftrescue.OrgVolunteer, "370402")
+	MustOK(t, f.s.DeleteOrganization(f.ctx, vol.ID))
+	vol2 := f.org(t, "91370400VOL0000001", liftrescue.OrgVolunteer, "370402")
+	if vol2.ID <= vol.ID {
+		t.Errorf("organization created after deleting %d got id %d, want a greater one", vol.ID, vol2.ID)
+	}
+
+	team := &liftrescue.Team{OrganizationID: vol2.ID, Name: "一队"}
+	MustOK(t, f.s.CreateTeam(f.ctx, team))
+	van := &liftrescue.Vehicle{TeamID: team.ID, Plate: "鲁D12345"}
+	MustOK(t, f.s.CreateVehicle(f.ctx, van))
+	MustOK(t, f.s.DeleteVehicle(f.ctx, van.ID))
+	van2 := &liftrescue.Vehicle{TeamID: team.ID, Plate: "鲁D12345"}
+	MustOK(t, f.s.CreateVehicle(f.ctx, van2))
+	if van2.ID <= van.ID {
+		t.Errorf("vehicle created after deleting %d got id %d, want a greater one", van.ID, van2.ID)
+	}
+	MustOK(t, f.s.DeleteVehicle(f.ctx, van2.ID))
+	MustOK(t, f.s.DeleteTeam(f.ctx, team.ID))
+	team2 := &liftrescue.Team{OrganizationID: vol2.ID, Name: "一队"}
+	MustOK(t, f.s.CreateTeam(f.ctx, team2))
+	if team2.ID <= team.ID {
+		t.Errorf("team created after deleting %d got id %d, want a greater one", team.ID, team2.ID)
+	}
+}
+
+// A NUL byte or bytes that are not UTF-8 in what a client searches for find nothing, or are
+// refused as invalid; they are never an internal error.
+func testBadTextInLookups(t *testing.T, f *fixture) {
+	user, maint := f.city(t)
+	MustOK(t, f.s.CreateElevator(f.ctx, f.elevator("123456", "31103704022015000001", 117.55, 34.86, user, maint)))
+	for _, bad := range []string{"12\x003456", "\xff\xfe", "光明路\x00", "\xe5\x85"} {
+		lookups := map[string]error{}
+		_, lookups["FindElevatorByCode"] = f.s.FindElevatorByCode(f.ctx, bad)
+		_, lookups["FindOrganizationByCode"] = f.s.FindOrganizationByCode(f.ctx, bad)
+		_, lookups["FindDistrict"] = f.s.FindDistrict(f.ctx, bad)
+		for name, err := range lookups {
+			if code := liftrescue.ErrorCode(err); code != liftrescue.ENOTFOUND && code != liftrescue.EINVALID {
+				t.Errorf("%s(%q): %v, want not_found or invalid", name, bad, err)
+			}
+		}
+		lists := map[string]error{}
+		_, lists["ListElevators q"] = f.s.ListElevators(f.ctx, liftrescue.ElevatorFilter{Q: bad})
+		_, lists["ListElevators district"] = f.s.ListElevators(f.ctx, liftrescue.ElevatorFilter{District: bad})
+		_, lists["ListOrganizations q"] = f.s.ListOrganizations(f.ctx, liftrescue.OrganizationFilter{Q: bad})
+		_, lists["ListOrganizations district"] = f.s.ListOrganizations(f.ctx, liftrescue.OrganizationFilter{District: bad})
+		for name, err := range lists {
+			if code := liftrescue.ErrorCode(err); code != "" && code != liftrescue.EINVALID {
+				t.Errorf("%s %q: %v, want nothing found or invalid", name, bad, err)
+			}
+		}
+	}
 }
