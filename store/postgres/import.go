@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/upsert"
 )
 
 // ImportOrganizations upserts by code inside one transaction: every row is checked against the file
@@ -45,7 +46,7 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 		// An organisation whose kind changes while elevators or teams rely on it is a row error,
 		// as UpdateOrganization refuses it; the foreign keys on (id, kind) would refuse it anyway,
 		// but only for the whole file.
-		s := staging{table: "organizations", key: "code", fields: orgFields, update: orgImportColumns}
+		s := staging{table: "organizations", key: "code", fields: orgFields, update: upsert.OrgColumns}
 		type match struct {
 			pos              int
 			kind, stored     liftrescue.OrgKind
@@ -121,7 +122,7 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 
 		// Both codes are unique in the registry, so each staged row meets at most one holder of its
 		// rescue code and at most one elevator with its equipment code.
-		s := staging{table: "elevators", key: "equipment_code", fields: elevatorFields, update: elevatorImportColumns}
+		s := staging{table: "elevators", key: "equipment_code", fields: elevatorFields, update: upsert.ElevatorColumns}
 		type match struct {
 			pos             int
 			rescueCode      string
@@ -177,7 +178,7 @@ type staging struct {
 	table  string         // the registry table the rows go to
 	key    string         // the unique column rows are upserted by
 	fields []string       // the written columns, in the order the rows give their values
-	update []importColumn // the columns an upsert may update on a stored row
+	update []upsert.Column // the columns an upsert may update on a stored row
 }
 
 // temp names the temporary table. It lives in the session's own schema and is dropped when the
@@ -217,67 +218,8 @@ func (s staging) upsert(ctx context.Context, tx pgx.Tx, opt liftrescue.ImportOpt
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO `+s.table+` (`+cols+`, created_at, updated_at)
 		SELECT `+cols+`, $1::timestamptz, $1::timestamptz FROM `+s.temp()+` WHERE pos <> ALL ($2::integer[]) ORDER BY pos
-		ON CONFLICT (`+s.key+`) DO UPDATE SET `+updateSet(s.update, opt), now, skip)
+		ON CONFLICT (`+s.key+`) DO UPDATE SET `+upsert.Set(s.update, opt), now, skip)
 	return translate(err)
-}
-
-// importColumn is a column an import updates on a stored record, with the import columns (as
-// ImportOptions.Columns names them) that must all be present for it to be written.
-type importColumn struct {
-	column  string
-	carried []string
-}
-
-// updateSet is the SET list of an upsert: the columns of cols the rows carry, then updated_at.
-// It is built from the fixed lists below only, never from input.
-func updateSet(cols []importColumn, opt liftrescue.ImportOptions) string {
-	set := make([]string, 0, len(cols)+1)
-	for _, c := range cols {
-		carried := true
-		for _, name := range c.carried {
-			carried = carried && opt.Has(name)
-		}
-		if carried {
-			set = append(set, c.column+" = excluded."+c.column)
-		}
-	}
-	return strings.Join(append(set, "updated_at = excluded.updated_at"), ", ")
-}
-
-// A position is written whole or not at all: a file with a lat column and no lon column must not
-// leave a stored position half erased.
-var position = []string{"lat", "lon"}
-
-// orgImportColumns are the columns an organisation import updates; code is the key.
-var orgImportColumns = []importColumn{
-	{"kind", []string{"kind"}},
-	{"name", []string{"name"}},
-	{"district", []string{"district"}},
-	{"address", []string{"address"}},
-	{"lat", position},
-	{"lon", position},
-	{"duty_phones", []string{"duty_phones"}},
-	{"contacts", []string{"contacts"}},
-}
-
-// elevatorImportColumns are the columns an elevator import updates; equipment_code is the key.
-var elevatorImportColumns = []importColumn{
-	{"rescue_code", []string{"rescue_code"}},
-	{"address", []string{"address"}},
-	{"building", []string{"building"}},
-	{"district", []string{"district"}},
-	{"lat", position},
-	{"lon", position},
-	{"kind", []string{"kind"}},
-	{"floors", []string{"floors"}},
-	{"manufacturer", []string{"manufacturer"}},
-	{"model", []string{"model"}},
-	{"installed_on", []string{"installed_on"}},
-	{"user_unit_id", []string{"user_unit_code"}},
-	{"maintenance_unit_id", []string{"maintenance_unit_code"}},
-	{"last_maintained_at", []string{"last_maintained_at"}},
-	{"inspection_valid_until", []string{"inspection_valid_until"}},
-	{"status", []string{"status"}},
 }
 
 // elevatorWriteConflict explains the failure of an elevator import whose checked rows another

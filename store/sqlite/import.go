@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/upsert"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -22,65 +23,6 @@ import (
 //     Another writer may have changed the registry between the steps; the constraints catch what
 //     matters (a rescue code taken meanwhile, a unit deleted), and the import is rolled back with
 //     an ECONFLICT that names the row.
-
-// importColumn is a column an import updates on a stored record, with the import columns (as
-// ImportOptions.Columns names them) that must all be present for it to be written.
-type importColumn struct {
-	column  string
-	carried []string
-}
-
-// updateSet is the SET list of an upsert: the columns of cols the rows carry, then updated_at.
-// It is built from the fixed lists below only, never from input.
-func updateSet(cols []importColumn, opt liftrescue.ImportOptions) string {
-	set := make([]string, 0, len(cols)+1)
-	for _, c := range cols {
-		carried := true
-		for _, name := range c.carried {
-			carried = carried && opt.Has(name)
-		}
-		if carried {
-			set = append(set, c.column+" = excluded."+c.column)
-		}
-	}
-	return strings.Join(append(set, "updated_at = excluded.updated_at"), ", ")
-}
-
-// A position is written whole or not at all: a file with a lat column and no lon column must not
-// leave a stored position half erased.
-var position = []string{"lat", "lon"}
-
-// orgImportColumns are the columns an organisation import updates; code is the key.
-var orgImportColumns = []importColumn{
-	{"kind", []string{"kind"}},
-	{"name", []string{"name"}},
-	{"district", []string{"district"}},
-	{"address", []string{"address"}},
-	{"lat", position},
-	{"lon", position},
-	{"duty_phones", []string{"duty_phones"}},
-	{"contacts", []string{"contacts"}},
-}
-
-// elevatorImportColumns are the columns an elevator import updates; equipment_code is the key.
-var elevatorImportColumns = []importColumn{
-	{"rescue_code", []string{"rescue_code"}},
-	{"address", []string{"address"}},
-	{"building", []string{"building"}},
-	{"district", []string{"district"}},
-	{"lat", position},
-	{"lon", position},
-	{"kind", []string{"kind"}},
-	{"floors", []string{"floors"}},
-	{"manufacturer", []string{"manufacturer"}},
-	{"model", []string{"model"}},
-	{"installed_on", []string{"installed_on"}},
-	{"user_unit_id", []string{"user_unit_code"}},
-	{"maintenance_unit_id", []string{"maintenance_unit_code"}},
-	{"last_maintained_at", []string{"last_maintained_at"}},
-	{"inspection_valid_until", []string{"inspection_valid_until"}},
-	{"status", []string{"status"}},
-}
 
 // reading runs fn in a read transaction: one snapshot for all its queries, and no write lock.
 func (db *DB) reading(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -158,18 +100,18 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 		db.beforeImportWrite()
 	}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		upsert, err := tx.PrepareContext(ctx, `INSERT INTO organizations (code, kind, name, district, address, lat, lon, duty_phones, contacts, created_at, updated_at)
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO organizations (code, kind, name, district, address, lat, lon, duty_phones, contacts, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (code) DO UPDATE SET `+updateSet(orgImportColumns, opt))
+			ON CONFLICT (code) DO UPDATE SET `+upsert.Set(upsert.OrgColumns, opt))
 		if err != nil {
 			return translate(err)
 		}
-		defer upsert.Close()
+		defer stmt.Close()
 		now := formatTime(db.stamp())
 		for _, row := range good {
 			o := &row.Org
 			phones, contacts := orgJSON(o)
-			if _, err := upsert.ExecContext(ctx, o.Code, o.Kind, o.Name, o.District, o.Address, o.Lat, o.Lon, phones, contacts, now, now); err != nil {
+			if _, err := stmt.ExecContext(ctx, o.Code, o.Kind, o.Name, o.District, o.Address, o.Lat, o.Lon, phones, contacts, now, now); err != nil {
 				if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 					return &liftrescue.Error{Code: liftrescue.ECONFLICT, Err: err,
 						Message: fmt.Sprintf("line %d: organization %s came to be relied on by elevators or teams during the import, so its kind cannot change; nothing was imported", row.Line, o.Code),
@@ -259,13 +201,13 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		// Rows go in batches of upsertBatch per statement: a statement per row spends more time in
 		// the driver than in SQLite, and all of it under the write lock.
-		upsert, err := tx.PrepareContext(ctx, upsertElevatorsSQL(upsertBatch, opt))
+		batch, err := tx.PrepareContext(ctx, upsertElevatorsSQL(upsertBatch, opt))
 		if err != nil {
 			return translate(err)
 		}
-		defer upsert.Close()
+		defer batch.Close()
 		now := formatTime(db.stamp())
-		args := make([]any, 0, upsertBatch*(len(elevatorImportColumns)+3))
+		args := make([]any, 0, upsertBatch*(len(upsert.ElevatorColumns)+3))
 		for start := 0; start < len(good); start += upsertBatch {
 			rows := good[start:min(start+upsertBatch, len(good))]
 			args = args[:0]
@@ -274,7 +216,7 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 			}
 			var err error
 			if len(rows) == upsertBatch {
-				_, err = upsert.ExecContext(ctx, args...)
+				_, err = batch.ExecContext(ctx, args...)
 			} else {
 				_, err = tx.ExecContext(ctx, upsertElevatorsSQL(len(rows), opt), args...)
 			}
@@ -312,7 +254,7 @@ func upsertElevatorsSQL(n int, opt liftrescue.ImportOptions) string {
 	return `INSERT INTO elevators (rescue_code, equipment_code, address, building, district, lat, lon, kind,
 		floors, manufacturer, model, installed_on, user_unit_id, maintenance_unit_id, last_maintained_at, inspection_valid_until,
 		status, created_at, updated_at) VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + `
-		ON CONFLICT (equipment_code) DO UPDATE SET ` + updateSet(elevatorImportColumns, opt)
+		ON CONFLICT (equipment_code) DO UPDATE SET ` + upsert.Set(upsert.ElevatorColumns, opt)
 }
 
 // elevatorWriteConflict explains why the upsert of a checked row failed: another writer changed
