@@ -3,7 +3,8 @@
 // Store and passes store/storetest, so that it behaves like store/sqlite down to error codes,
 // messages and details.
 //
-// It imports the root package and migrations; pgx is used nowhere else.
+// It imports the root package, migrations and the store/internal packages that it shares with
+// store/sqlite; pgx is used nowhere else.
 package postgres
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/migrations"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
 var _ liftrescue.Store = (*DB)(nil)
@@ -301,12 +303,6 @@ func nullString(s string) any {
 	return s
 }
 
-// likePattern escapes LIKE wildcards in user text; queries use ESCAPE '\'.
-func likePattern(prefix, s, suffix string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return prefix + r.Replace(s) + suffix
-}
-
 // insertSQL inserts fields plus both timestamps; the arguments are the field values, created_at and
 // updated_at. It returns the new id.
 func insertSQL(table string, fields []string) string {
@@ -342,28 +338,6 @@ func deleteByID(ctx context.Context, q querier, table, what string, id int64) er
 	return nil
 }
 
-// where collects the conditions and arguments of a list query.
-type where struct {
-	conds []string
-	args  []any
-}
-
-// add appends a condition whose ? placeholders take args, numbered after the arguments before them.
-func (w *where) add(cond string, args ...any) {
-	for _, a := range args {
-		w.args = append(w.args, a)
-		cond = strings.Replace(cond, "?", "$"+strconv.Itoa(len(w.args)), 1)
-	}
-	w.conds = append(w.conds, cond)
-}
-
-func (w *where) String() string {
-	if len(w.conds) == 0 {
-		return ""
-	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
 type rowScanner interface{ Scan(dest ...any) error }
 
 // one reads the single row of a lookup; no row is ENOTFOUND with a message naming what was sought.
@@ -386,16 +360,30 @@ func all[T any](ctx context.Context, q querier, scan func(rowScanner) (T, error)
 	return out, translate(err)
 }
 
-// page runs the count and the page query of a list. cols selects the row, scan reads one, from is
-// the FROM clause, and the rows are ordered by id; one row more than the limit says whether a next
-// page exists without a second count.
-func page[T any](ctx context.Context, q querier, from string, w where, p liftrescue.Paging, after int64, cols string, scan func(rowScanner) (T, error), idOf func(T) int64) (*liftrescue.Page[T], error) {
-	countSQL, countArgs := "SELECT count(*) FROM "+from+w.String(), slices.Clone(w.args)
-	if after > 0 {
-		w.add("id > ?", after)
+// dialect is how PostgreSQL spells the conditions of a list.
+var dialect = sqlq.Dialect{
+	Like: "ILIKE",
+	BBox: func(w *sqlq.Where, b *liftrescue.BBox) {
+		// Written exactly as the expression of the GiST index elevators_position so that the
+		// planner uses it. PostgreSQL compares points with a tolerance of 1e-6, so it may take in
+		// elevators just outside b.
+		w.Add(`point(lon, lat) <@ box(point(?, ?), point(?, ?))`, b.MinLon, b.MinLat, b.MaxLon, b.MaxLat)
+	},
+}
+
+// page runs the count and the page query of a list, after normalising p. cols selects the row, scan
+// reads one, from is the FROM clause (with ? placeholders, as w has), and the rows are ordered by
+// id; one row more than the limit says whether a next page exists without a second count.
+func page[T any](ctx context.Context, q querier, from string, w sqlq.Where, p liftrescue.Paging, cols string, scan func(rowScanner) (T, error), idOf func(T) int64) (*liftrescue.Page[T], error) {
+	after, err := p.Normalize()
+	if err != nil {
+		return nil, err
 	}
-	limit := "$" + strconv.Itoa(len(w.args)+1)
-	items, err := all(ctx, q, scan, "SELECT "+cols+" FROM "+from+w.String()+" ORDER BY id LIMIT "+limit, append(w.args, p.Limit+1)...)
+	countSQL, countArgs := sqlq.Dollar("SELECT count(*) FROM "+from+w.String()), slices.Clone(w.Args)
+	if after > 0 {
+		w.Add("id > ?", after)
+	}
+	items, err := all(ctx, q, scan, sqlq.Dollar("SELECT "+cols+" FROM "+from+w.String()+" ORDER BY id LIMIT ?"), append(w.Args, p.Limit+1)...)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
 // elevatorFields are the columns a write sets, in the order of elevatorValues.
@@ -44,40 +45,7 @@ func findElevator(ctx context.Context, q querier, id int64) (*liftrescue.Elevato
 }
 
 func (db *DB) ListElevators(ctx context.Context, f liftrescue.ElevatorFilter) (*liftrescue.Page[*liftrescue.Elevator], error) {
-	after, err := f.Paging.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	var w where
-	if b := f.BBox; b != nil {
-		// The first condition is written exactly as the expression of the GiST index
-		// elevators_position so that the planner uses it. PostgreSQL compares points with a
-		// tolerance of 1e-6, so the second keeps the edges exact, as in the SQLite store.
-		w.add(`point(lon, lat) <@ box(point(?, ?), point(?, ?))`, b.MinLon, b.MinLat, b.MaxLon, b.MaxLat)
-		w.add(`lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?`, b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
-	}
-	if f.District != "" {
-		w.add("district = ?", f.District)
-	}
-	if f.UserUnitID != 0 {
-		w.add("user_unit_id = ?", f.UserUnitID)
-	}
-	if f.MaintenanceUnitID != 0 {
-		w.add("maintenance_unit_id = ?", f.MaintenanceUnitID)
-	}
-	switch {
-	case f.Q == "":
-	case isDigits(f.Q):
-		// A code prefix as a range over the unique indexes. The code columns are COLLATE "C", so
-		// the range is in byte order, as the index is, whatever the database's locale.
-		lo, hi := f.Q, prefixEnd(f.Q)
-		w.add(`(rescue_code >= ? AND rescue_code < ? OR equipment_code >= ? AND equipment_code < ?)`, lo, hi, lo, hi)
-	default:
-		// ILIKE because SQLite's LIKE ignores ASCII case, and both stores must find the same rows.
-		part := likePattern("%", f.Q, "%")
-		w.add(`(address ILIKE ? ESCAPE '\' OR building ILIKE ? ESCAPE '\')`, part, part)
-	}
-	return page(ctx, db.pool, "elevators", w, f.Paging, after, elevatorColumns, scanElevator,
+	return page(ctx, db.pool, "elevators", sqlq.Elevators(f, dialect), f.Paging, elevatorColumns, scanElevator,
 		func(e *liftrescue.Elevator) int64 { return e.ID })
 }
 
@@ -179,20 +147,4 @@ func scanElevator(r rowScanner) (*liftrescue.Elevator, error) {
 		return nil, translate(err)
 	}
 	return &e, nil
-}
-
-// isDigits reports whether s is made of ASCII digits only, as the codes are.
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// prefixEnd returns the least string above every string that starts with the digits q: q with
-// its last byte incremented. A digit's successor is ':', so there is always one.
-func prefixEnd(q string) string {
-	return q[:len(q)-1] + string(rune(q[len(q)-1]+1))
 }

@@ -21,26 +21,14 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 		if err != nil {
 			return err
 		}
-		seen := map[string]int{}
+		check := upsert.NewOrgCheck(districts)
 		good := make([]*liftrescue.OrganizationRow, 0, len(rows))
 		for i := range rows {
-			row := &rows[i]
-			o := &row.Org
-			bad := liftrescue.RowProblems(row.Line, o.Validate())
-			if len(bad) == 0 {
-				if !districts[o.District] {
-					bad = append(bad, liftrescue.Detail{Line: row.Line, Field: "district", Value: o.District, Reason: "no district has this code"})
-				}
-				if first, dup := seen[o.Code]; dup {
-					bad = append(bad, liftrescue.Detail{Line: row.Line, Field: "code", Value: o.Code, Reason: fmt.Sprintf("repeats line %d", first)})
-				}
-				seen[o.Code] = row.Line
-			}
-			if len(bad) > 0 {
+			if bad := check.Row(&rows[i]); len(bad) > 0 {
 				res.Errors = append(res.Errors, bad...)
 				continue
 			}
-			good = append(good, row)
+			good = append(good, &rows[i])
 		}
 
 		// An organisation whose kind changes while elevators or teams rely on it is a row error,
@@ -65,8 +53,7 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 		skip := []int{}
 		for _, m := range matches {
 			if m.kind != m.stored && opt.Has("kind") && m.elevators+m.teams > 0 {
-				res.Errors = append(res.Errors, liftrescue.Detail{Line: good[m.pos].Line, Field: "kind", Value: string(m.kind),
-					Reason: fmt.Sprintf("organization %d is a %s that elevators or teams rely on; its kind cannot change", m.id, m.stored)})
+				res.Errors = append(res.Errors, upsert.KindInUse(good[m.pos].Line, m.id, m.kind, m.stored))
 				skip = append(skip, m.pos)
 				continue
 			}
@@ -175,9 +162,9 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 // written by one statement: a round trip per row would make a city's 100,000 elevators take
 // minutes. Rows are told apart by position, never by line: a JSON batch gives every row line 0.
 type staging struct {
-	table  string         // the registry table the rows go to
-	key    string         // the unique column rows are upserted by
-	fields []string       // the written columns, in the order the rows give their values
+	table  string          // the registry table the rows go to
+	key    string          // the unique column rows are upserted by
+	fields []string        // the written columns, in the order the rows give their values
 	update []upsert.Column // the columns an upsert may update on a stored row
 }
 
@@ -260,19 +247,8 @@ func (db *DB) elevatorWriteConflict(ctx context.Context, good []*liftrescue.Elev
 	}
 	for pos, row := range good {
 		if h, ok := byCode[row.Elevator.RescueCode]; ok && !skipped[pos] && h.equipmentCode != row.Elevator.EquipmentCode {
-			return importCodeTaken(row, h.id, h.equipmentCode, err)
+			return upsert.CodeTaken(row, h.id, h.equipmentCode, err)
 		}
 	}
 	return fmt.Errorf("import elevators: %w", err)
-}
-
-// importCodeTaken is the ECONFLICT of an import whose row lost its rescue code to another write
-// made after the rows were checked.
-func importCodeTaken(row *liftrescue.ElevatorRow, holder int64, holderEquipment string, cause error) error {
-	taken := liftrescue.CodeTaken("rescue_code", row.Elevator.RescueCode, holder)
-	taken.Message = fmt.Sprintf("line %d: %s (equipment code %s), which took it during the import; nothing was imported",
-		row.Line, taken.Message, holderEquipment)
-	taken.Details = []liftrescue.Detail{liftrescue.RescueCodeHeld(row.Line, row.Elevator.RescueCode, holder, holderEquipment)}
-	taken.Err = cause
-	return taken
 }

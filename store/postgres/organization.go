@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
 // orgFields are the columns a write sets, in the order of orgValues.
@@ -34,22 +35,7 @@ func (db *DB) FindOrganizationByCode(ctx context.Context, code string) (*liftres
 }
 
 func (db *DB) ListOrganizations(ctx context.Context, f liftrescue.OrganizationFilter) (*liftrescue.Page[*liftrescue.Organization], error) {
-	after, err := f.Paging.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	var w where
-	if f.Kind != "" {
-		w.add("kind = ?", string(f.Kind))
-	}
-	if f.District != "" {
-		w.add("district = ?", f.District)
-	}
-	if f.Q != "" {
-		// ILIKE because SQLite's LIKE ignores ASCII case, and both stores must find the same rows.
-		w.add(`(code ILIKE ? ESCAPE '\' OR name ILIKE ? ESCAPE '\')`, likePattern("", f.Q, "%"), likePattern("%", f.Q, "%"))
-	}
-	return page(ctx, db.pool, "organizations", w, f.Paging, after, orgColumns, scanOrganization,
+	return page(ctx, db.pool, "organizations", sqlq.Organizations(f, dialect), f.Paging, orgColumns, scanOrganization,
 		func(o *liftrescue.Organization) int64 { return o.ID })
 }
 

@@ -106,12 +106,7 @@ func TestBadText(t *testing.T) {
 func TestConcurrentCreatesOfTakenValues(t *testing.T) {
 	ctx := context.Background()
 	db := MustOpen(t, nil)
-	storetest.MustOK(t, db.UpsertDistrict(ctx, &liftrescue.District{Code: "370402", Name: "市中区"}))
-	user := &liftrescue.Organization{Code: "U1", Kind: liftrescue.OrgUserUnit, Name: "阳光物业", District: "370402"}
-	maint := &liftrescue.Organization{Code: "M1", Kind: liftrescue.OrgMaintenance, Name: "迅达维保", District: "370402"}
-	for _, o := range []*liftrescue.Organization{user, maint} {
-		storetest.MustOK(t, db.CreateOrganization(ctx, o))
-	}
+	user, maint := storetest.MustUnits(t, db)
 	team := &liftrescue.Team{OrganizationID: maint.ID, Name: "一队"}
 	storetest.MustOK(t, db.CreateTeam(ctx, team))
 
@@ -303,32 +298,8 @@ func BenchmarkImportElevators100k(b *testing.B) {
 	const n = 100_000
 	ctx := context.Background()
 	db := MustOpen(b, nil)
-	if err := db.UpsertDistrict(ctx, &liftrescue.District{Code: "370402", Name: "市中区"}); err != nil {
-		b.Fatal(err)
-	}
-	_, err := db.ImportOrganizations(ctx, []liftrescue.OrganizationRow{
-		{Line: 2, Org: liftrescue.Organization{Code: "U1", Kind: liftrescue.OrgUserUnit, Name: "阳光物业", District: "370402"}},
-		{Line: 3, Org: liftrescue.Organization{Code: "M1", Kind: liftrescue.OrgMaintenance, Name: "迅达维保", District: "370402"}},
-	}, liftrescue.ImportOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	maintained := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
-	rows := make([]liftrescue.ElevatorRow, n)
-	for i := range rows {
-		rows[i] = liftrescue.ElevatorRow{
-			Line: i + 2,
-			Elevator: liftrescue.Elevator{
-				RescueCode: fmt.Sprintf("%08d", i+1), EquipmentCode: fmt.Sprintf("3110370402%010d", i+1),
-				Address: fmt.Sprintf("市中区光明路%d号", i+1), Building: fmt.Sprintf("%d号楼", i%40+1), District: "370402",
-				Lat: 34.80 + float64(i%1000)*0.0001, Lon: 117.50 + float64(i/1000)*0.001, Kind: liftrescue.KindTraction,
-				Floors: 6 + i%30, Manufacturer: "日立电梯(中国)有限公司", Model: "MCA",
-				InstalledOn: liftrescue.Date{Year: 2010 + i%15, Month: time.Month(1 + i%12), Day: 1 + i%28}, LastMaintainedAt: &maintained,
-				InspectionValidUntil: liftrescue.Date{Year: 2027, Month: 5, Day: 31},
-			},
-			UserUnitCode: "U1", MaintenanceUnitCode: "M1",
-		}
-	}
+	storetest.MustUnits(b, db)
+	rows := storetest.ElevatorRows(n)
 	for b.Loop() {
 		res, err := db.ImportElevators(ctx, rows, liftrescue.ImportOptions{})
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
 // teamFields are the columns a write sets, in the order of teamValues.
@@ -26,15 +27,7 @@ func findTeam(ctx context.Context, q querier, id int64) (*liftrescue.Team, error
 }
 
 func (db *DB) ListTeams(ctx context.Context, f liftrescue.TeamFilter) (*liftrescue.Page[*liftrescue.Team], error) {
-	after, err := f.Paging.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	var w where
-	if f.OrganizationID != 0 {
-		w.add("organization_id = ?", f.OrganizationID)
-	}
-	return page(ctx, db.pool, "teams", w, f.Paging, after, teamColumns, scanTeam, func(t *liftrescue.Team) int64 { return t.ID })
+	return page(ctx, db.pool, "teams", sqlq.Teams(f), f.Paging, teamColumns, scanTeam, func(t *liftrescue.Team) int64 { return t.ID })
 }
 
 func (db *DB) CreateTeam(ctx context.Context, t *liftrescue.Team) error {

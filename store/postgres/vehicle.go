@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
 // vehicleFields are the columns a write sets, in the order of vehicleValues.
@@ -16,8 +17,6 @@ var vehicleFields = []string{"team_id", "plate", "device_id", "on_duty"}
 const vehicleColumns = `v.id, v.team_id, t.organization_id, v.plate, coalesce(v.device_id, '') AS device_id, v.on_duty,
 	v.created_at, v.updated_at`
 
-const vehicleFrom = `vehicles v JOIN teams t ON t.id = v.team_id`
-
 func vehicleValues(v *liftrescue.Vehicle) []any {
 	return []any{v.TeamID, v.Plate, nullString(v.DeviceID), v.OnDuty}
 }
@@ -27,25 +26,15 @@ func (db *DB) FindVehicle(ctx context.Context, id int64) (*liftrescue.Vehicle, e
 }
 
 func findVehicle(ctx context.Context, q querier, id int64) (*liftrescue.Vehicle, error) {
-	return one(q.QueryRow(ctx, `SELECT `+vehicleColumns+` FROM `+vehicleFrom+` WHERE v.id = $1`, id), scanVehicle,
+	return one(q.QueryRow(ctx, `SELECT `+vehicleColumns+` FROM `+sqlq.VehicleFrom+` WHERE v.id = $1`, id), scanVehicle,
 		"no vehicle has the id %d", id)
 }
 
 func (db *DB) ListVehicles(ctx context.Context, f liftrescue.VehicleFilter) (*liftrescue.Page[*liftrescue.Vehicle], error) {
-	after, err := f.Paging.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	var w where
-	if f.TeamID != 0 {
-		w.add("v.team_id = ?", f.TeamID)
-	}
-	if f.OrganizationID != 0 {
-		w.add("t.organization_id = ?", f.OrganizationID)
-	}
+	w := sqlq.Vehicles(f)
 	// page orders and pages by "id"; a subquery gives the joined rows that unqualified column.
-	from := `(SELECT ` + vehicleColumns + ` FROM ` + vehicleFrom + w.String() + `) AS v`
-	return page(ctx, db.pool, from, where{args: w.args}, f.Paging, after, "*", scanVehicle, func(v *liftrescue.Vehicle) int64 { return v.ID })
+	from := `(SELECT ` + vehicleColumns + ` FROM ` + sqlq.VehicleFrom + w.String() + `) AS v`
+	return page(ctx, db.pool, from, sqlq.Where{Args: w.Args}, f.Paging, "*", scanVehicle, func(v *liftrescue.Vehicle) int64 { return v.ID })
 }
 
 func (db *DB) CreateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {

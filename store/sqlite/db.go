@@ -2,7 +2,8 @@
 // driver, so that `liftrescue demo` runs on a fresh machine with nothing installed. It implements
 // the root package's Store and passes store/storetest.
 //
-// It imports the root package and migrations; the SQLite driver is used nowhere else.
+// It imports the root package, migrations and the store/internal packages that it shares with
+// store/postgres; the SQLite driver is used nowhere else.
 package sqlite
 
 import (
@@ -14,11 +15,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/migrations"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -196,38 +197,29 @@ func nullDate(d liftrescue.Date) any {
 	return d.String()
 }
 
-// likePattern escapes LIKE wildcards in user text; queries use ESCAPE '\'.
-func likePattern(prefix, s, suffix string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return prefix + r.Replace(s) + suffix
+// dialect is how SQLite spells the conditions of a list.
+var dialect = sqlq.Dialect{
+	Like: "LIKE",
+	BBox: func(w *sqlq.Where, b *liftrescue.BBox) {
+		// The R*Tree keeps positions as 32-bit floats, each box rounded outwards, so it may take in
+		// elevators just outside b.
+		w.Add(`id IN (SELECT id FROM elevators_rtree WHERE max_lon >= ? AND min_lon <= ? AND max_lat >= ? AND min_lat <= ?)`,
+			b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
+	},
 }
 
-// where collects the conditions and arguments of a list query.
-type where struct {
-	conds []string
-	args  []any
-}
-
-func (w *where) add(cond string, args ...any) {
-	w.conds = append(w.conds, cond)
-	w.args = append(w.args, args...)
-}
-
-func (w *where) String() string {
-	if len(w.conds) == 0 {
-		return ""
+// page runs the count and the page query of a list, after normalising p. cols selects the row, scan
+// reads one, from is the FROM clause, and the rows are ordered by id.
+func page[T any](ctx context.Context, q queryer, from string, w sqlq.Where, p liftrescue.Paging, cols string, scan func(rowScanner) (T, error), idOf func(T) int64) (*liftrescue.Page[T], error) {
+	after, err := p.Normalize()
+	if err != nil {
+		return nil, err
 	}
-	return " WHERE " + strings.Join(w.conds, " AND ")
-}
-
-// page runs the count and the page query of a list. cols selects the row, scan reads one, from is
-// the FROM clause, and the rows are ordered by id.
-func page[T any](ctx context.Context, q queryer, from string, w where, p liftrescue.Paging, after int64, cols string, scan func(rowScanner) (T, error), idOf func(T) int64) (*liftrescue.Page[T], error) {
-	countSQL, countArgs := "SELECT count(*) FROM "+from+w.String(), slices.Clone(w.args)
+	countSQL, countArgs := "SELECT count(*) FROM "+from+w.String(), slices.Clone(w.Args)
 	if after > 0 {
-		w.add("id > ?", after)
+		w.Add("id > ?", after)
 	}
-	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+from+w.String()+" ORDER BY id LIMIT ?", append(w.args, p.Limit+1)...)
+	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+from+w.String()+" ORDER BY id LIMIT ?", append(w.Args, p.Limit+1)...)
 	if err != nil {
 		return nil, translate(err)
 	}

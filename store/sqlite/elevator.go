@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
 const elevatorColumns = `id, rescue_code, equipment_code, address, building, district, lat, lon, kind, floors,
@@ -37,37 +38,7 @@ func findElevator(ctx context.Context, q queryer, id int64) (*liftrescue.Elevato
 }
 
 func (db *DB) ListElevators(ctx context.Context, f liftrescue.ElevatorFilter) (*liftrescue.Page[*liftrescue.Elevator], error) {
-	after, err := f.Paging.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	var w where
-	if b := f.BBox; b != nil {
-		w.add(`id IN (SELECT id FROM elevators_rtree WHERE max_lon >= ? AND min_lon <= ? AND max_lat >= ? AND min_lat <= ?)`,
-			b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
-		w.add(`lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?`, b.MinLon, b.MaxLon, b.MinLat, b.MaxLat)
-	}
-	if f.District != "" {
-		w.add("district = ?", f.District)
-	}
-	if f.UserUnitID != 0 {
-		w.add("user_unit_id = ?", f.UserUnitID)
-	}
-	if f.MaintenanceUnitID != 0 {
-		w.add("maintenance_unit_id = ?", f.MaintenanceUnitID)
-	}
-	switch {
-	case f.Q == "":
-	case isDigits(f.Q):
-		// A code prefix as a range, so that each unique index is searched rather than every row
-		// (LIKE could use them only under case_sensitive_like).
-		lo, hi := f.Q, prefixEnd(f.Q)
-		w.add(`(rescue_code >= ? AND rescue_code < ? OR equipment_code >= ? AND equipment_code < ?)`, lo, hi, lo, hi)
-	default:
-		part := likePattern("%", f.Q, "%")
-		w.add(`(address LIKE ? ESCAPE '\' OR building LIKE ? ESCAPE '\')`, part, part)
-	}
-	return page(ctx, db.db, "elevators", w, f.Paging, after, elevatorColumns, scanElevator,
+	return page(ctx, db.db, "elevators", sqlq.Elevators(f, dialect), f.Paging, elevatorColumns, scanElevator,
 		func(e *liftrescue.Elevator) int64 { return e.ID })
 }
 
@@ -202,20 +173,4 @@ func scanElevator(r rowScanner) (*liftrescue.Elevator, error) {
 		return nil, err
 	}
 	return &e, nil
-}
-
-// isDigits reports whether s is made of ASCII digits only, as the codes are.
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-// prefixEnd returns the least string above every string that starts with the digits q: q with
-// its last byte incremented. A digit's successor is ':', so there is always one.
-func prefixEnd(q string) string {
-	return q[:len(q)-1] + string(rune(q[len(q)-1]+1))
 }

@@ -34,6 +34,25 @@ func (db *DB) reading(ctx context.Context, fn func(*sql.Tx) error) error {
 	return fn(tx)
 }
 
+// importWrite ends an import whose rows have been checked into res: when Settle says it may write,
+// fn writes the good rows in one write transaction.
+func (db *DB) importWrite(ctx context.Context, res *liftrescue.ImportResult, opt liftrescue.ImportOptions, what string, fn func(*sql.Tx) error) (*liftrescue.ImportResult, error) {
+	write, err := res.Settle(opt, what)
+	if err != nil {
+		return nil, err
+	}
+	if !write {
+		return res, nil
+	}
+	if db.beforeImportWrite != nil {
+		db.beforeImportWrite()
+	}
+	if err := db.inTx(ctx, fn); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
 // ImportOrganizations upserts by code. Every row is checked against the file and the registry
 // before anything is written, so an all-or-nothing import that fails leaves the registry as it was.
 func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.OrganizationRow, opt liftrescue.ImportOptions) (*liftrescue.ImportResult, error) {
@@ -49,20 +68,11 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 			return translate(err)
 		}
 		defer existing.Close()
-		seen := map[string]int{}
+		check := upsert.NewOrgCheck(districts)
 		for i := range rows {
 			row := &rows[i]
 			o := &row.Org
-			bad := liftrescue.RowProblems(row.Line, o.Validate())
-			if len(bad) == 0 {
-				if !districts[o.District] {
-					bad = append(bad, liftrescue.Detail{Line: row.Line, Field: "district", Value: o.District, Reason: "no district has this code"})
-				}
-				if first, dup := seen[o.Code]; dup {
-					bad = append(bad, liftrescue.Detail{Line: row.Line, Field: "code", Value: o.Code, Reason: fmt.Sprintf("repeats line %d", first)})
-				}
-				seen[o.Code] = row.Line
-			}
+			bad := check.Row(row)
 			if len(bad) == 0 {
 				var id int64
 				var kind liftrescue.OrgKind
@@ -72,8 +82,7 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 				case err != nil:
 					return translate(err)
 				case kind != o.Kind && opt.Has("kind") && checkOrgUnused(ctx, tx, id, "") != nil:
-					bad = append(bad, liftrescue.Detail{Line: row.Line, Field: "kind", Value: string(o.Kind),
-						Reason: fmt.Sprintf("organization %d is a %s that elevators or teams rely on; its kind cannot change", id, kind)})
+					bad = append(bad, upsert.KindInUse(row.Line, id, o.Kind, kind))
 				default:
 					res.Updated++
 				}
@@ -89,17 +98,7 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 	if err != nil {
 		return nil, err
 	}
-	write, err := res.Settle(opt, "organization")
-	if err != nil {
-		return nil, err
-	}
-	if !write {
-		return res, nil
-	}
-	if db.beforeImportWrite != nil {
-		db.beforeImportWrite()
-	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.importWrite(ctx, res, opt, "organization", func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT INTO organizations (code, kind, name, district, address, lat, lon, duty_phones, contacts, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (code) DO UPDATE SET `+upsert.Set(upsert.OrgColumns, opt))
@@ -122,10 +121,6 @@ func (db *DB) ImportOrganizations(ctx context.Context, rows []liftrescue.Organiz
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // ImportElevators upserts by equipment code. Units are named by organisation code and resolved
@@ -188,17 +183,7 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 	if err != nil {
 		return nil, err
 	}
-	write, err := res.Settle(opt, "elevator")
-	if err != nil {
-		return nil, err
-	}
-	if !write {
-		return res, nil
-	}
-	if db.beforeImportWrite != nil {
-		db.beforeImportWrite()
-	}
-	err = db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.importWrite(ctx, res, opt, "elevator", func(tx *sql.Tx) error {
 		// Rows go in batches of upsertBatch per statement: a statement per row spends more time in
 		// the driver than in SQLite, and all of it under the write lock.
 		batch, err := tx.PrepareContext(ctx, upsertElevatorsSQL(upsertBatch, opt))
@@ -237,10 +222,6 @@ func (db *DB) ImportElevators(ctx context.Context, rows []liftrescue.ElevatorRow
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return res, nil
 }
 
 // upsertBatch is how many rows an upsert statement of an elevator import writes: 19 parameters a
@@ -271,23 +252,12 @@ func elevatorWriteConflict(ctx context.Context, tx *sql.Tx, row *liftrescue.Elev
 		if lookup != nil {
 			return fmt.Errorf("import elevator %s: %w", e.EquipmentCode, translate(err))
 		}
-		return importCodeTaken(row, holder, holderEquipment, err)
+		return upsert.CodeTaken(row, holder, holderEquipment, err)
 	case isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY):
 		return &liftrescue.Error{Code: liftrescue.ECONFLICT, Err: err,
 			Message: fmt.Sprintf("line %d: a unit of elevator %s was deleted or changed kind during the import; nothing was imported", row.Line, e.EquipmentCode)}
 	}
 	return fmt.Errorf("import elevator %s: %w", e.EquipmentCode, translate(err))
-}
-
-// importCodeTaken is the ECONFLICT of an import whose row lost its rescue code to another write
-// made after the rows were checked.
-func importCodeTaken(row *liftrescue.ElevatorRow, holder int64, holderEquipment string, cause error) error {
-	taken := liftrescue.CodeTaken("rescue_code", row.Elevator.RescueCode, holder)
-	taken.Message = fmt.Sprintf("line %d: %s (equipment code %s), which took it during the import; nothing was imported",
-		row.Line, taken.Message, holderEquipment)
-	taken.Details = []liftrescue.Detail{liftrescue.RescueCodeHeld(row.Line, row.Elevator.RescueCode, holder, holderEquipment)}
-	taken.Err = cause
-	return taken
 }
 
 // isConstraint reports whether err is the SQLite error with the extended result code.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
 const orgColumns = `id, code, kind, name, district, address, lat, lon, duty_phones, contacts, created_at, updated_at`
@@ -28,21 +29,7 @@ func (db *DB) FindOrganizationByCode(ctx context.Context, code string) (*liftres
 }
 
 func (db *DB) ListOrganizations(ctx context.Context, f liftrescue.OrganizationFilter) (*liftrescue.Page[*liftrescue.Organization], error) {
-	after, err := f.Paging.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	var w where
-	if f.Kind != "" {
-		w.add("kind = ?", f.Kind)
-	}
-	if f.District != "" {
-		w.add("district = ?", f.District)
-	}
-	if f.Q != "" {
-		w.add(`(code LIKE ? ESCAPE '\' OR name LIKE ? ESCAPE '\')`, likePattern("", f.Q, "%"), likePattern("%", f.Q, "%"))
-	}
-	return page(ctx, db.db, "organizations", w, f.Paging, after, orgColumns, scanOrganization,
+	return page(ctx, db.db, "organizations", sqlq.Organizations(f, dialect), f.Paging, orgColumns, scanOrganization,
 		func(o *liftrescue.Organization) int64 { return o.ID })
 }
 

@@ -3,7 +3,6 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -92,7 +91,7 @@ func TestImportChecksTakeNoWriteLock(t *testing.T) {
 	}
 	_, err = db.ImportOrganizations(ctx, orgs, liftrescue.ImportOptions{})
 	storetest.MustOK(t, err)
-	rows := benchElevatorRows(3)
+	rows := storetest.ElevatorRows(3)
 
 	other, err := sql.Open("sqlite", "file:"+path+"?_txlock=immediate")
 	storetest.MustOK(t, err)
@@ -127,13 +126,8 @@ func BenchmarkImportElevators100k(b *testing.B) {
 	const n = 100_000
 	ctx := context.Background()
 	db := MustOpen(b, nil)
-	storetest.MustOK(b, db.UpsertDistrict(ctx, &liftrescue.District{Code: "370402", Name: "市中区"}))
-	_, err := db.ImportOrganizations(ctx, []liftrescue.OrganizationRow{
-		{Line: 2, Org: liftrescue.Organization{Code: "U1", Kind: liftrescue.OrgUserUnit, Name: "阳光物业", District: "370402"}},
-		{Line: 3, Org: liftrescue.Organization{Code: "M1", Kind: liftrescue.OrgMaintenance, Name: "迅达维保", District: "370402"}},
-	}, liftrescue.ImportOptions{})
-	storetest.MustOK(b, err)
-	rows := benchElevatorRows(n)
+	storetest.MustUnits(b, db)
+	rows := storetest.ElevatorRows(n)
 	var maxWait time.Duration
 	for b.Loop() {
 		stop := make(chan struct{})
@@ -166,24 +160,4 @@ func BenchmarkImportElevators100k(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(maxWait.Milliseconds()), "writer-wait-ms")
-}
-
-func benchElevatorRows(n int) []liftrescue.ElevatorRow {
-	maintained := time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)
-	rows := make([]liftrescue.ElevatorRow, n)
-	for i := range rows {
-		rows[i] = liftrescue.ElevatorRow{
-			Line: i + 2,
-			Elevator: liftrescue.Elevator{
-				RescueCode: fmt.Sprintf("%08d", i+1), EquipmentCode: fmt.Sprintf("3110370402%010d", i+1),
-				Address: fmt.Sprintf("市中区光明路%d号", i+1), Building: fmt.Sprintf("%d号楼", i%40+1), District: "370402",
-				Lat: 34.80 + float64(i%1000)*0.0001, Lon: 117.50 + float64(i/1000)*0.001, Kind: liftrescue.KindTraction,
-				Floors: 6 + i%30, Manufacturer: "日立电梯(中国)有限公司", Model: "MCA",
-				InstalledOn: liftrescue.Date{Year: 2010 + i%15, Month: time.Month(1 + i%12), Day: 1 + i%28}, LastMaintainedAt: &maintained,
-				InspectionValidUntil: liftrescue.Date{Year: 2027, Month: 5, Day: 31},
-			},
-			UserUnitCode: "U1", MaintenanceUnitCode: "M1",
-		}
-	}
-	return rows
 }

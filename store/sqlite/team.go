@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
 const teamColumns = `id, organization_id, name, duty_phone, certified_staff, on_duty, created_at, updated_at`
@@ -23,15 +24,7 @@ func findTeam(ctx context.Context, q queryer, id int64) (*liftrescue.Team, error
 }
 
 func (db *DB) ListTeams(ctx context.Context, f liftrescue.TeamFilter) (*liftrescue.Page[*liftrescue.Team], error) {
-	after, err := f.Paging.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	var w where
-	if f.OrganizationID != 0 {
-		w.add("organization_id = ?", f.OrganizationID)
-	}
-	return page(ctx, db.db, "teams", w, f.Paging, after, teamColumns, scanTeam, func(t *liftrescue.Team) int64 { return t.ID })
+	return page(ctx, db.db, "teams", sqlq.Teams(f), f.Paging, teamColumns, scanTeam, func(t *liftrescue.Team) int64 { return t.ID })
 }
 
 func (db *DB) CreateTeam(ctx context.Context, t *liftrescue.Team) error {

@@ -5,19 +5,18 @@ import (
 	"database/sql"
 
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
 // vehicleColumns joins the team for the derived organisation id.
 const vehicleColumns = `v.id, v.team_id, t.organization_id, v.plate, v.device_id, v.on_duty, v.created_at, v.updated_at`
-
-const vehicleFrom = `vehicles v JOIN teams t ON t.id = v.team_id`
 
 func (db *DB) FindVehicle(ctx context.Context, id int64) (*liftrescue.Vehicle, error) {
 	return findVehicle(ctx, db.db, id)
 }
 
 func findVehicle(ctx context.Context, q queryer, id int64) (*liftrescue.Vehicle, error) {
-	v, err := scanVehicle(q.QueryRowContext(ctx, `SELECT `+vehicleColumns+` FROM `+vehicleFrom+` WHERE v.id = ?`, id))
+	v, err := scanVehicle(q.QueryRowContext(ctx, `SELECT `+vehicleColumns+` FROM `+sqlq.VehicleFrom+` WHERE v.id = ?`, id))
 	if liftrescue.ErrorCode(err) == liftrescue.ENOTFOUND {
 		return nil, liftrescue.Errorf(liftrescue.ENOTFOUND, "no vehicle has the id %d", id)
 	}
@@ -25,20 +24,10 @@ func findVehicle(ctx context.Context, q queryer, id int64) (*liftrescue.Vehicle,
 }
 
 func (db *DB) ListVehicles(ctx context.Context, f liftrescue.VehicleFilter) (*liftrescue.Page[*liftrescue.Vehicle], error) {
-	after, err := f.Paging.Normalize()
-	if err != nil {
-		return nil, err
-	}
-	var w where
-	if f.TeamID != 0 {
-		w.add("v.team_id = ?", f.TeamID)
-	}
-	if f.OrganizationID != 0 {
-		w.add("t.organization_id = ?", f.OrganizationID)
-	}
+	w := sqlq.Vehicles(f)
 	// page orders and pages by "id"; a subquery gives the joined rows that unqualified column.
-	from := `(SELECT ` + vehicleColumns + ` FROM ` + vehicleFrom + w.String() + `)`
-	return page(ctx, db.db, from, where{args: w.args}, f.Paging, after, "*", scanVehicle, func(v *liftrescue.Vehicle) int64 { return v.ID })
+	from := `(SELECT ` + vehicleColumns + ` FROM ` + sqlq.VehicleFrom + w.String() + `)`
+	return page(ctx, db.db, from, sqlq.Where{Args: w.Args}, f.Paging, "*", scanVehicle, func(v *liftrescue.Vehicle) int64 { return v.ID })
 }
 
 func (db *DB) CreateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
@@ -55,12 +44,7 @@ func (db *DB) CreateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
 		if err != nil {
 			return translate(err)
 		}
-		saved, err := findVehicle(ctx, tx, v.ID)
-		if err != nil {
-			return err
-		}
-		*v = *saved
-		return nil
+		return reloadVehicle(ctx, tx, v)
 	})
 }
 
@@ -80,13 +64,18 @@ func (db *DB) UpdateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
 		if err != nil {
 			return translate(err)
 		}
-		saved, err := findVehicle(ctx, tx, v.ID)
-		if err != nil {
-			return err
-		}
-		*v = *saved
-		return nil
+		return reloadVehicle(ctx, tx, v)
 	})
+}
+
+// reloadVehicle reads back what a write stored, for the organisation id it derives from the team.
+func reloadVehicle(ctx context.Context, q queryer, v *liftrescue.Vehicle) error {
+	saved, err := findVehicle(ctx, q, v.ID)
+	if err != nil {
+		return err
+	}
+	*v = *saved
+	return nil
 }
 
 func (db *DB) DeleteVehicle(ctx context.Context, id int64) error {

@@ -1,5 +1,6 @@
 // Package upsert holds what both stores' imports share: which stored columns an import may update,
-// and the SET list of their upserts, which SQLite and PostgreSQL spell alike.
+// the SET list of their upserts, which SQLite and PostgreSQL spell alike, and the checks and
+// errors of import rows that need no database.
 //
 // It imports the root package only.
 package upsert
