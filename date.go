@@ -22,13 +22,32 @@ func DateOf(t time.Time) Date {
 	return Date{y, m, d}
 }
 
-// ParseDate reads an ISO 8601 calendar date (2006-01-02).
+// ParseDate reads an ISO 8601 calendar date (2006-01-02). It parses by hand because lists of
+// elevators read two dates a row.
 func ParseDate(s string) (Date, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
+	y, okY := digits(s, 0, 4)
+	m, okM := digits(s, 5, 2)
+	d, okD := digits(s, 8, 2)
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' || !okY || !okM || !okD || m < 1 || m > 12 || d < 1 ||
+		time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Day() != d {
 		return Date{}, fmt.Errorf("want a date like 2021-06-30, got %q", s)
 	}
-	return DateOf(t), nil
+	return Date{y, time.Month(m), d}, nil
+}
+
+// digits reads the n decimal digits of s at i.
+func digits(s string, i, n int) (int, bool) {
+	if i+n > len(s) {
+		return 0, false
+	}
+	v := 0
+	for _, c := range []byte(s[i : i+n]) {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v, true
 }
 
 // IsZero reports whether the date is absent.

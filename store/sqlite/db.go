@@ -179,7 +179,26 @@ const timeLayout = "2006-01-02T15:04:05.000000Z"
 
 func formatTime(t time.Time) string { return t.UTC().Truncate(time.Microsecond).Format(timeLayout) }
 
-func parseTime(s string) (time.Time, error) { return time.Parse(timeLayout, s) }
+// parseTime reads timeLayout. The layout is fixed-width, so a hand parse serves the common case:
+// lists read three times a row, and time.Parse was a tenth of a map view's cost.
+func parseTime(s string) (time.Time, error) {
+	if len(s) == len(timeLayout) && s[4] == '-' && s[7] == '-' && s[10] == 'T' && s[13] == ':' && s[16] == ':' && s[19] == '.' && s[26] == 'Z' {
+		var n [7]int
+		ok := true
+		for i, f := range [7][2]int{{0, 4}, {5, 2}, {8, 2}, {11, 2}, {14, 2}, {17, 2}, {20, 6}} {
+			for _, c := range []byte(s[f[0] : f[0]+f[1]]) {
+				ok = ok && c >= '0' && c <= '9'
+				n[i] = n[i]*10 + int(c-'0')
+			}
+		}
+		if ok && n[1] >= 1 && n[1] <= 12 && n[3] < 24 && n[4] < 60 && n[5] < 60 {
+			if t := time.Date(n[0], time.Month(n[1]), n[2], n[3], n[4], n[5], n[6]*1000, time.UTC); t.Day() == n[2] {
+				return t, nil
+			}
+		}
+	}
+	return time.Parse(timeLayout, s)
+}
 
 // nullTime stores a missing time as NULL.
 func nullTime(t *time.Time) any {

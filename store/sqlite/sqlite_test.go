@@ -161,3 +161,18 @@ func BenchmarkImportElevators100k(b *testing.B) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(maxWait.Milliseconds()), "writer-wait-ms")
 }
+
+func TestParseTime(t *testing.T) {
+	for _, s := range []string{"2026-11-21T02:30:00.123456Z", "1999-12-31T23:59:59.999999Z", "2026-02-28T00:00:00.000000Z"} {
+		got, err := sqlite.ParseTime(s)
+		want, werr := time.Parse("2006-01-02T15:04:05.000000Z", s)
+		if err != nil || werr != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("parseTime(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	for _, s := range []string{"2026-13-21T02:30:00.123456Z", "2026-11-21T02:30:00Z", "2026-11-21 02:30:00.123456Z", "2026-02-31T00:00:00.000000Z", "garbage"} {
+		if _, err := sqlite.ParseTime(s); err == nil {
+			t.Errorf("parseTime(%q) accepted", s)
+		}
+	}
+}

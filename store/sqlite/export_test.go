@@ -1,0 +1,4 @@
+package sqlite
+
+// ParseTime exposes parseTime to the tests.
+var ParseTime = parseTime
