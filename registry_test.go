@@ -3,6 +3,7 @@ package liftrescue_test
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/liftrescue/liftrescue"
 )
@@ -90,6 +91,34 @@ func TestDateJSON(t *testing.T) {
 		err := d.UnmarshalJSON([]byte(tt.in))
 		if (err != nil) != tt.wantErr || d.String() != tt.want {
 			t.Errorf("UnmarshalJSON(%s) = %q, %v", tt.in, d, err)
+		}
+	}
+}
+
+func TestCheckFix(t *testing.T) {
+	now := time.Date(2026, 11, 21, 3, 0, 0, 0, time.UTC)
+	good := func() liftrescue.Fix {
+		return liftrescue.Fix{DeviceID: "013912345678", Time: now.Add(-time.Second), Lat: 34.86, Lon: 117.55, SpeedKmh: 40, Heading: 90,
+			AccuracyM: liftrescue.Unknown, AltitudeM: liftrescue.Unknown, Battery: liftrescue.Unknown}
+	}
+	f := good()
+	if r := liftrescue.CheckFix(&f, now); r != "" {
+		t.Fatalf("good fix refused: %s", r)
+	}
+	for name, edit := range map[string]func(*liftrescue.Fix){
+		"0/0":         func(f *liftrescue.Fix) { f.Lat, f.Lon = 0, 0 },
+		"NaN":         func(f *liftrescue.Fix) { f.Lat = math.NaN() },
+		"no device":   func(f *liftrescue.Fix) { f.DeviceID = "" },
+		"before 2000": func(f *liftrescue.Fix) { f.Time = time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC) },
+		"future":      func(f *liftrescue.Fix) { f.Time = now.Add(10 * time.Minute) },
+		"speed":       func(f *liftrescue.Fix) { f.SpeedKmh = -1 },
+		"heading":     func(f *liftrescue.Fix) { f.Heading = 361 },
+		"battery":     func(f *liftrescue.Fix) { f.Battery = 1.5 },
+	} {
+		f := good()
+		edit(&f)
+		if liftrescue.CheckFix(&f, now) == "" {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }
