@@ -121,7 +121,10 @@ func seedDemoStore(ctx context.Context, s liftrescue.Store, elevators int, stdou
 
 func seedCity(ctx context.Context, s liftrescue.Store, elevators int, stdout io.Writer) error {
 	start := time.Now()
-	city := demo.Generate(demo.Config{Elevators: elevators})
+	// The city is the same for everyone on a given day; maintenance and inspection dates are laid
+	// out around that day, so that the usual few are overdue rather than all of them a month on.
+	today := time.Now().UTC().Truncate(24 * time.Hour)
+	city := demo.Generate(demo.Config{Elevators: elevators, Now: today})
 	fmt.Fprintf(stdout, "seeding the demo city with %d elevators…\n", elevators)
 	lastReport := time.Now()
 	err := demo.Seed(ctx, s, city, func(done, total int) {

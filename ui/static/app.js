@@ -116,3 +116,7 @@ $("lang").addEventListener("click", () => { lang = lang === "zh-CN" ? "en" : "zh
 fetch("/api/v1/version").then((r) => r.ok ? r.json() : null).then((info) => { if (info?.time_zone) TZ = info.time_zone; }).catch(() => {});
 applyLanguage();
 $("code").focus();
+// The hotline's telephony system can open the console on a call with the code already known:
+// /?code=414743 looks it up at once.
+const linked = new URLSearchParams(location.search).get("code");
+if (linked) { $("code").value = linked; lookup(linked.trim()); }
