@@ -55,7 +55,7 @@ func benchStores(b *testing.B, fn func(b *testing.B, s liftrescue.Store, n int))
 			dir = filepath.Join(os.TempDir(), "liftrescue-bench")
 		}
 		path := filepath.Join(dir, fmt.Sprintf("demo-%d.db", n))
-		if err := seedDemoFile(ctx, path, n, false, io.Discard); err != nil {
+		if err := seedDemoFile(ctx, path, demo.Config{Elevators: n}, false, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 		db, err := sqlite.Open(ctx, path, sqlite.Options{})
@@ -76,7 +76,7 @@ func benchStores(b *testing.B, fn func(b *testing.B, s liftrescue.Store, n int))
 			b.Fatal(err)
 		}
 		defer db.Close()
-		if err := seedDemoStore(ctx, db, n, io.Discard); err != nil {
+		if err := seedDemoStore(ctx, db, demo.Config{Elevators: n}, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 		fn(b, db, n)

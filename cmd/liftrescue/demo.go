@@ -38,8 +38,11 @@ data/demo.db, unless it is there already, then serves it.`)
 	if reset && cfg.DB != "" {
 		return fmt.Errorf("--reset deletes only the embedded demo database; with --db, drop the PostgreSQL database yourself")
 	}
+	// The city is the same for everyone on a given day; maintenance and inspection dates are laid
+	// out around that day, so that the usual few are overdue rather than all of them a month on.
+	city := demo.Config{Elevators: elevators, Now: time.Now().UTC().Truncate(24 * time.Hour)}
 	if cfg.DB == "" {
-		if err := seedDemoFile(ctx, cfg.sqlitePath("demo"), elevators, reset, stdout); err != nil {
+		if err := seedDemoFile(ctx, cfg.sqlitePath("demo"), city, reset, stdout); err != nil {
 			return err
 		}
 	}
@@ -49,7 +52,7 @@ data/demo.db, unless it is there already, then serves it.`)
 	}
 	defer m.Close()
 	if cfg.DB != "" {
-		if err := seedDemoStore(ctx, m.Store, elevators, stdout); err != nil {
+		if err := seedDemoStore(ctx, m.Store, city, stdout); err != nil {
 			return err
 		}
 	}
@@ -68,7 +71,7 @@ data/demo.db, unless it is there already, then serves it.`)
 // seedDemoFile makes the embedded demo database unless it exists. It seeds a file beside it and
 // renames it into place only when complete, so that an interrupted seed is never mistaken for a
 // demo city.
-func seedDemoFile(ctx context.Context, path string, elevators int, reset bool, stdout io.Writer) error {
+func seedDemoFile(ctx context.Context, path string, cfg demo.Config, reset bool, stdout io.Writer) error {
 	partial := path + ".partial"
 	if err := removeDB(partial); err != nil {
 		return err
@@ -86,7 +89,7 @@ func seedDemoFile(ctx context.Context, path string, elevators int, reset bool, s
 	if err != nil {
 		return err
 	}
-	err = seedCity(ctx, db, elevators, stdout)
+	err = seedCity(ctx, db, cfg, stdout)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -100,31 +103,29 @@ func seedDemoFile(ctx context.Context, path string, elevators int, reset bool, s
 // seedDemoStore seeds a PostgreSQL demo database unless it already holds the demo city. A seed
 // cannot be renamed into place there, so a city with fewer elevators than asked for is taken for an
 // interrupted seed and refused rather than served half-made.
-func seedDemoStore(ctx context.Context, s liftrescue.Store, elevators int, stdout io.Writer) error {
+func seedDemoStore(ctx context.Context, s liftrescue.Store, cfg demo.Config, stdout io.Writer) error {
 	seeded, err := demo.Seeded(ctx, s)
 	if err != nil {
 		return err
 	}
 	if !seeded {
-		return seedCity(ctx, s, elevators, stdout)
+		return seedCity(ctx, s, cfg, stdout)
 	}
 	page, err := s.ListElevators(ctx, liftrescue.ElevatorFilter{Paging: liftrescue.Paging{Limit: 1}})
 	if err != nil {
 		return err
 	}
-	if page.Total < elevators {
-		return fmt.Errorf("the database holds a demo city of %d elevators, fewer than the %d asked for: an earlier seed was interrupted or smaller; drop the database and start again", page.Total, elevators)
+	if page.Total < cfg.Elevators {
+		return fmt.Errorf("the database holds a demo city of %d elevators, fewer than the %d asked for: an earlier seed was interrupted or smaller; drop the database and start again", page.Total, cfg.Elevators)
 	}
 	fmt.Fprintln(stdout, "using the demo city already in the database")
 	return nil
 }
 
-func seedCity(ctx context.Context, s liftrescue.Store, elevators int, stdout io.Writer) error {
+func seedCity(ctx context.Context, s liftrescue.Store, cfg demo.Config, stdout io.Writer) error {
+	elevators := cfg.Elevators
 	start := time.Now()
-	// The city is the same for everyone on a given day; maintenance and inspection dates are laid
-	// out around that day, so that the usual few are overdue rather than all of them a month on.
-	today := time.Now().UTC().Truncate(24 * time.Hour)
-	city := demo.Generate(demo.Config{Elevators: elevators, Now: today})
+	city := demo.Generate(cfg)
 	fmt.Fprintf(stdout, "seeding the demo city with %d elevators…\n", elevators)
 	lastReport := time.Now()
 	err := demo.Seed(ctx, s, city, func(done, total int) {
