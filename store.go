@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Store is everything the service keeps: the registry today, incidents and grids as they come.
@@ -19,6 +20,7 @@ type Store interface {
 	ElevatorService
 	TeamService
 	VehicleService
+	PositionService
 
 	// Ready returns nil when the database answers and its schema is at the version this binary
 	// expects; else EUNAVAILABLE.
@@ -108,8 +110,42 @@ type VehicleService interface {
 	CreateVehicle(ctx context.Context, v *Vehicle) error
 	// UpdateVehicle returns ENOTFOUND, EINVALID and ECONFLICT as CreateVehicle.
 	UpdateVehicle(ctx context.Context, v *Vehicle) error
-	// DeleteVehicle returns ENOTFOUND.
+	// DeleteVehicle returns ENOTFOUND. The vehicle's position history goes with it.
 	DeleteVehicle(ctx context.Context, id int64) error
+}
+
+// PositionService keeps the position history of rescue vehicles: every accepted fix, written in
+// batches by the ingest pipeline. Times are kept in UTC to the microsecond (truncated); a measure
+// that is NaN (Unknown) comes back NaN. The history keeps the vehicle, not the tracker: positions
+// read back have an empty DeviceID. Deleting a vehicle deletes its history.
+type PositionService interface {
+	// AppendPositions stores a batch of accepted fixes in one transaction (all or nothing); an
+	// empty batch is nil. Returns EINVALID, with a Detail naming each bad position by its Index,
+	// when a position names no vehicle, is not a real place, or has an alarm that is not text.
+	AppendPositions(ctx context.Context, ps []Position) error
+	// Track returns a vehicle's positions with from <= time < to (device time), oldest first, at
+	// most limit (0 means MaxTrackPoints); positions with the same time come in no set order.
+	// Returns EINVALID when to is before from or limit is out of range, and ENOTFOUND when no
+	// vehicle has the id; a vehicle with no positions in the range gives an empty slice.
+	Track(ctx context.Context, vehicleID int64, from, to time.Time, limit int) ([]Position, error)
+	// LatestPositions returns the newest stored position (by device time) of every vehicle that
+	// has one, ordered by vehicle id, for the live index at start-up.
+	LatestPositions(ctx context.Context) ([]Position, error)
+	// DeletePositionsBefore removes the positions taken (device time) before t, for retention,
+	// and says how many went. It may delete in several transactions so as not to hold up the
+	// ingest: after an error the count says how many went, and running it again finishes the job.
+	DeletePositionsBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// MaxTrackPoints bounds one Track answer.
+const MaxTrackPoints = 100_000
+
+// Position is a fix of a known vehicle as the history keeps it.
+type Position struct {
+	VehicleID int64 `json:"vehicle_id"`
+	Fix
+	// ReceivedAt is when the server accepted the fix; Fix.Time is when the device took it.
+	ReceivedAt time.Time `json:"received_at"`
 }
 
 // Page is one page of a list. NextCursor is empty on the last page.

@@ -41,6 +41,8 @@ type Options struct {
 type DB struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// vehicles are those that AppendPositions need not check again.
+	vehicles knownVehicles
 	// beforeImportWrite, when set by a test, runs between the checks of an import and its write,
 	// where another session may change the registry.
 	beforeImportWrite func()

@@ -36,6 +36,8 @@ type Options struct {
 type DB struct {
 	db  *sql.DB
 	now func() time.Time
+	// inserts are the prepared statements of AppendPositions.
+	inserts positionInserts
 	// beforeImportWrite, when set by a test, runs between the checks of an import and its write
 	// transaction, where another writer may change the registry.
 	beforeImportWrite func()
@@ -83,7 +85,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	db.inserts.close()
+	return db.db.Close()
+}
 
 // migrate applies the migrations not yet recorded, each in its own transaction.
 func (db *DB) migrate(ctx context.Context) error {

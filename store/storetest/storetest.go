@@ -39,6 +39,12 @@ func Run(t *testing.T, open Opener) {
 		{"ImportKeepsColumnsLeftOut", testImportKeepsColumnsLeftOut},
 		{"ImportRowsWithoutLines", testImportRowsWithoutLines},
 		{"Ready", testReady},
+		{"PositionsTrack", testPositionsTrack},
+		{"PositionsTrackErrors", testPositionsTrackErrors},
+		{"PositionsRoundTrip", testPositionsRoundTrip},
+		{"PositionsBadBatch", testPositionsBadBatch},
+		{"PositionsLatest", testPositionsLatest},
+		{"PositionsRetention", testPositionsRetention},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

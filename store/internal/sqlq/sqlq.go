@@ -1,7 +1,8 @@
 // Package sqlq holds the SQL that both stores build alike: the WHERE clause of a list query, the
-// conditions that each list filter of the root package stands for, and the patterns and ranges of
-// a search. What the two dialects spell differently (the spatial index, the case-blind LIKE) each
-// store gives in its Dialect; the rest of its SQL stays in the store.
+// conditions that each list filter of the root package stands for, the patterns and ranges of a
+// search; and the checks and errors of a batch of positions and of a track, so that both stores
+// answer them alike. What the two dialects spell differently (the spatial index, the case-blind
+// LIKE) each store gives in its Dialect; the rest of its SQL stays in the store.
 //
 // Conditions are written with ? placeholders, as SQLite takes them; the PostgreSQL store numbers
 // them $1, $2, … with Dollar once its statement is whole.
