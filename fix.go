@@ -1,6 +1,7 @@
 package liftrescue
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -62,4 +63,82 @@ func CheckFix(f *Fix, now time.Time) string {
 		return "battery out of range"
 	}
 	return ""
+}
+
+// fixJSON is Fix on the wire: JSON has no NaN, so a measure the device did not report is null.
+type fixJSON struct {
+	DeviceID  string    `json:"device_id"`
+	Time      time.Time `json:"time"`
+	Lat       float64   `json:"lat"`
+	Lon       float64   `json:"lon"`
+	SpeedKmh  *float64  `json:"speed_kmh"`
+	Heading   *float64  `json:"heading"`
+	AccuracyM *float64  `json:"accuracy_m"`
+	AltitudeM *float64  `json:"altitude_m"`
+	Battery   *float64  `json:"battery"`
+	Alarm     string    `json:"alarm,omitempty"`
+	Flags     uint64    `json:"flags,omitempty"`
+}
+
+// MarshalJSON writes unknown measures as null.
+func (f Fix) MarshalJSON() ([]byte, error) {
+	known := func(v float64) *float64 {
+		if math.IsNaN(v) {
+			return nil
+		}
+		return &v
+	}
+	return json.Marshal(fixJSON{f.DeviceID, f.Time, f.Lat, f.Lon, known(f.SpeedKmh), known(f.Heading),
+		known(f.AccuracyM), known(f.AltitudeM), known(f.Battery), f.Alarm, f.Flags})
+}
+
+// UnmarshalJSON reads null or absent measures as Unknown.
+func (f *Fix) UnmarshalJSON(b []byte) error {
+	var in fixJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	value := func(p *float64) float64 {
+		if p == nil {
+			return Unknown
+		}
+		return *p
+	}
+	*f = Fix{DeviceID: in.DeviceID, Time: in.Time, Lat: in.Lat, Lon: in.Lon, SpeedKmh: value(in.SpeedKmh),
+		Heading: value(in.Heading), AccuracyM: value(in.AccuracyM), AltitudeM: value(in.AltitudeM),
+		Battery: value(in.Battery), Alarm: in.Alarm, Flags: in.Flags}
+	return nil
+}
+
+// positionExtra is what a Position adds to its Fix on the wire.
+type positionExtra struct {
+	VehicleID  int64     `json:"vehicle_id"`
+	ReceivedAt time.Time `json:"received_at"`
+}
+
+// MarshalJSON writes the fix's fields with the vehicle and the time received; without it the
+// embedded Fix's MarshalJSON would stand for the whole position.
+func (p Position) MarshalJSON() ([]byte, error) {
+	head, err := json.Marshal(positionExtra{p.VehicleID, p.ReceivedAt})
+	if err != nil {
+		return nil, err
+	}
+	fix, err := p.Fix.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	return append(append(head[:len(head)-1], ','), fix[1:]...), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (p *Position) UnmarshalJSON(b []byte) error {
+	var extra positionExtra
+	if err := json.Unmarshal(b, &extra); err != nil {
+		return err
+	}
+	if err := p.Fix.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	p.VehicleID, p.ReceivedAt = extra.VehicleID, extra.ReceivedAt
+	return nil
 }

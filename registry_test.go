@@ -1,7 +1,9 @@
 package liftrescue_test
 
 import (
+	"encoding/json"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +122,29 @@ func TestCheckFix(t *testing.T) {
 		if liftrescue.CheckFix(&f, now) == "" {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// Unknown measures travel as null, since JSON has no NaN; a Position keeps its vehicle and times.
+func TestFixJSON(t *testing.T) {
+	when := time.Date(2026, 11, 21, 3, 0, 0, 0, time.UTC)
+	p := liftrescue.Position{VehicleID: 7, ReceivedAt: when.Add(time.Second), Fix: liftrescue.Fix{DeviceID: "13912345678", Time: when,
+		Lat: 34.86, Lon: 117.55, SpeedKmh: 36.5, Heading: liftrescue.Unknown, AccuracyM: liftrescue.Unknown,
+		AltitudeM: liftrescue.Unknown, Battery: 0.5}}
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"heading":null`, `"speed_kmh":36.5`, `"vehicle_id":7`, `"received_at":"2026-11-21T03:00:01Z"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
+	}
+	var back liftrescue.Position
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.VehicleID != 7 || !math.IsNaN(back.Heading) || back.SpeedKmh != 36.5 || !back.ReceivedAt.Equal(p.ReceivedAt) || !back.Time.Equal(when) {
+		t.Fatalf("round trip = %+v", back)
 	}
 }
