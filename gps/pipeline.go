@@ -1,0 +1,510 @@
+package gps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/geo"
+)
+
+// Pipeline defaults.
+const (
+	DefaultFlushInterval = time.Second
+	DefaultFlushSize     = 1000
+	DefaultMaxSpeedKmh   = 250
+	// DefaultBacklogFlushes is how many full batches may wait for the database (see
+	// PipelineConfig.MaxBacklog).
+	DefaultBacklogFlushes = 100
+	// jumpSlackM is allowed on top of MaxSpeedKmh between two fixes, for GPS noise: two fixes a
+	// second apart may scatter by tens of metres.
+	jumpSlackM = 100
+)
+
+// Reasons a fix is rejected, as Result and Stats give them. A fix that fails validation is
+// counted under "invalid " and the field at fault ("invalid time"); its Detail says more.
+const (
+	ReasonUnknownDevice  = "unknown device"
+	ReasonHistoryBacklog = "history backlog"
+	ReasonClosed         = "ingest is shutting down"
+)
+
+// PipelineConfig configures a Pipeline.
+type PipelineConfig struct {
+	// Store keeps the history and the vehicles whose device ids make the device registry.
+	Store interface {
+		liftrescue.PositionService
+		liftrescue.VehicleService
+	}
+	// Index is the live index that accepted fixes move vehicles in.
+	Index *geo.Index
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// FlushInterval is how often accepted fixes are written to the history at the latest (and so
+	// about how much a crash may lose); 0 means DefaultFlushInterval.
+	FlushInterval time.Duration
+	// FlushSize is the most positions written in one transaction, and the count at which a flush
+	// starts before its interval is up; 0 means DefaultFlushSize.
+	FlushSize int
+	// MaxBacklog bounds the positions accepted but not yet written; 0 means
+	// DefaultBacklogFlushes × FlushSize. When the database is slower than the ingest and the
+	// backlog is full, Accept rejects fixes with ReasonHistoryBacklog instead of letting memory
+	// grow without bound or blocking the caller: trackers resend what is not acknowledged.
+	MaxBacklog int
+	// MaxSpeedKmh is the fastest a vehicle may have gone between two fixes; a fix farther from
+	// the vehicle's latest than that allows (plus 100 m for GPS noise) is an impossible jump: it
+	// is kept in the history but does not move the vehicle. 0 means DefaultMaxSpeedKmh.
+	MaxSpeedKmh float64
+	// Logger gets flush failures and new unknown devices; slog.Default() when nil.
+	Logger *slog.Logger
+}
+
+// Result says what became of a batch of fixes given to Accept.
+type Result struct {
+	// Accepted counts the fixes kept: they will reach the history, and those newer than their
+	// vehicle's latest that are no impossible jump have moved it.
+	Accepted int `json:"accepted"`
+	// Rejected names each fix refused, by its Index in the batch, with the reason.
+	Rejected []liftrescue.Detail `json:"rejected"`
+}
+
+// Stats are the pipeline's counters since it started.
+type Stats struct {
+	Accepted int64 // fixes kept
+	// Rejected counts refused fixes by reason: ReasonUnknownDevice, ReasonHistoryBacklog,
+	// ReasonClosed, "invalid <field>".
+	Rejected map[string]int64
+	// UnknownDevices is the number of distinct unknown device ids seen (up to 1024 are told
+	// apart); their fixes are counted in Rejected[ReasonUnknownDevice].
+	UnknownDevices int
+	OutOfOrder     int64 // accepted fixes no newer than their vehicle's latest: history only
+	Jumps          int64 // accepted fixes that were impossible jumps: history only
+	Flushed        int64 // positions written to the history
+	Dropped        int64 // positions the store refused as invalid (a vehicle deleted meanwhile)
+	FlushErrors    int64 // failed writes; their positions are kept and written again
+	Backlog        int   // positions accepted and not yet written
+}
+
+// maxUnknownDevices bounds the set of unknown device ids remembered, for Stats and to log each once.
+const maxUnknownDevices = 1024
+
+// Pipeline is the ingest core the protocol servers share: it checks fixes, maps devices to
+// vehicles, moves vehicles in the live index and writes every accepted fix to the history in
+// batches, from a goroutine of its own, so that Accept never waits for the database.
+//
+// The history is at most about one FlushInterval behind the index; Close writes everything
+// accepted, so a graceful shutdown loses nothing, while a crash loses at most what was accepted
+// since the last flush. A failed write keeps its positions and is tried again on the next tick;
+// positions the store refuses as invalid (their vehicle was deleted meanwhile) are dropped and
+// counted, and the rest of their batch is written.
+//
+// A Pipeline is safe for concurrent use.
+type Pipeline struct {
+	store interface {
+		liftrescue.PositionService
+		liftrescue.VehicleService
+	}
+	index      *geo.Index
+	now        func() time.Time
+	interval   time.Duration
+	size       int
+	maxBacklog int
+	maxSpeed   float64 // km/h
+	log        *slog.Logger
+
+	devices atomic.Pointer[map[string]int64] // normalised device id → vehicle id
+
+	mu      sync.Mutex
+	buf     []liftrescue.Position // accepted, not yet taken by a flush
+	queued  int                   // len(buf) + positions taken by a flush and not yet written
+	closed  bool
+	jumpMu  sync.Mutex
+	jumps   map[int64]liftrescue.Fix // vehicle → its latest fix flagged as an impossible jump
+	flushMu sync.Mutex               // one flush at a time
+	pending []liftrescue.Position    // taken by a flush, not yet written; under flushMu
+
+	statsMu  sync.Mutex
+	rejected map[string]int64
+	unknown  map[string]struct{}
+	accepted, outOfOrder, jumpCount,
+	flushed, dropped, flushErrors atomic.Int64
+
+	kick     chan struct{} // a full batch waits
+	stop     chan struct{}
+	done     chan struct{}
+	cancel   context.CancelFunc
+	stopOnce sync.Once
+}
+
+// NewPipeline loads the device registry from the store and starts the goroutine that writes the
+// history. Close stops it.
+func NewPipeline(ctx context.Context, cfg PipelineConfig) (*Pipeline, error) {
+	if cfg.Store == nil || cfg.Index == nil {
+		return nil, errors.New("gps: pipeline needs a store and an index")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = DefaultFlushInterval
+	}
+	if cfg.FlushSize <= 0 {
+		cfg.FlushSize = DefaultFlushSize
+	}
+	if cfg.MaxBacklog <= 0 {
+		cfg.MaxBacklog = DefaultBacklogFlushes * cfg.FlushSize
+	}
+	if cfg.MaxSpeedKmh <= 0 {
+		cfg.MaxSpeedKmh = DefaultMaxSpeedKmh
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p := &Pipeline{
+		store: cfg.Store, index: cfg.Index, now: cfg.Now, interval: cfg.FlushInterval,
+		size: cfg.FlushSize, maxBacklog: cfg.MaxBacklog, maxSpeed: cfg.MaxSpeedKmh, log: cfg.Logger,
+		jumps:    map[int64]liftrescue.Fix{},
+		rejected: map[string]int64{},
+		unknown:  map[string]struct{}{},
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if err := p.Reload(ctx); err != nil {
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	go p.run(bg)
+	return p, nil
+}
+
+// Reload reads the device registry again from the store's vehicles; call it after vehicles are
+// written. Vehicles with no device id are left out.
+func (p *Pipeline) Reload(ctx context.Context) error {
+	devices := map[string]int64{}
+	f := liftrescue.VehicleFilter{Paging: liftrescue.Paging{Limit: liftrescue.MaxLimit}}
+	for {
+		page, err := p.store.ListVehicles(ctx, f)
+		if err != nil {
+			return fmt.Errorf("load device registry: %w", err)
+		}
+		for _, v := range page.Items {
+			if v.DeviceID == "" {
+				continue
+			}
+			key := normalDevice(v.DeviceID)
+			if other, ok := devices[key]; ok && other != v.ID {
+				p.log.Warn("two vehicles have the same device id; the first keeps it",
+					"device_id", v.DeviceID, "vehicle_id", other, "other_vehicle_id", v.ID)
+				continue
+			}
+			devices[key] = v.ID
+		}
+		if page.NextCursor == "" {
+			break
+		}
+		f.Cursor = page.NextCursor
+	}
+	p.devices.Store(&devices)
+	return nil
+}
+
+// normalDevice returns the key of a device id in the registry. An id of digits only loses its
+// leading zeros: a JT/T 808 terminal phone number is 6 (2013) or 10 (2019) BCD bytes, so a
+// 11-digit mobile number comes as "013912345678" or "00000000013912345678", while it is often
+// registered as typed, and some devices or people drop the zeros. "013912345678", "13912345678"
+// and "00000000013912345678" are thus one device. Other ids (IMEI-like OsmAnd ids with letters)
+// are kept as they are, case included.
+func normalDevice(id string) string {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return id
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return id
+		}
+	}
+	if t := strings.TrimLeft(id, "0"); t != "" {
+		return t
+	}
+	return "0"
+}
+
+// VehicleOf returns the vehicle a device is fitted to.
+func (p *Pipeline) VehicleOf(deviceID string) (int64, bool) {
+	id, ok := (*p.devices.Load())[normalDevice(deviceID)]
+	return id, ok
+}
+
+// Accept takes a batch of fixes, in any order, from any devices. Each fix is checked on its own:
+// one bad fix does not reject the others. It never waits for the database; when the history
+// backlog is full it rejects fixes with ReasonHistoryBacklog (see PipelineConfig.MaxBacklog).
+func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix) Result {
+	var res Result
+	if len(fixes) == 0 {
+		return res
+	}
+	now := p.now()
+	received := fixTime(now)
+
+	// Reserve room in the backlog for the whole batch at once, so that concurrent calls never
+	// take more than the bound; what is not used is given back below.
+	p.mu.Lock()
+	closed := p.closed
+	room := 0
+	if !closed {
+		room = min(len(fixes), max(0, p.maxBacklog-p.queued))
+		p.queued += room
+	}
+	p.mu.Unlock()
+
+	devices := *p.devices.Load()
+	out := make([]liftrescue.Position, 0, room)
+	for i := range fixes {
+		f := fixes[i]
+		switch {
+		case closed:
+			p.reject(&res, i, "", "", ReasonClosed, ReasonClosed)
+			continue
+		case len(out) == room:
+			p.reject(&res, i, "", "", ReasonHistoryBacklog, ReasonHistoryBacklog)
+			continue
+		}
+		if field, reason := checkFix(&f, now); reason != "" {
+			p.reject(&res, i, field, "", reason, "invalid "+cmpOr(field, "fix"))
+			continue
+		}
+		vid, ok := devices[normalDevice(f.DeviceID)]
+		if !ok {
+			p.unknownDevice(f.DeviceID)
+			p.reject(&res, i, "device_id", f.DeviceID, ReasonUnknownDevice, ReasonUnknownDevice)
+			continue
+		}
+		f.Time = fixTime(f.Time)
+		p.apply(vid, &f)
+		out = append(out, liftrescue.Position{VehicleID: vid, Fix: f, ReceivedAt: received})
+	}
+
+	p.mu.Lock()
+	p.queued -= room - len(out)
+	p.buf = append(p.buf, out...)
+	full := len(p.buf) >= p.size
+	p.mu.Unlock()
+	if full {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+	res.Accepted = len(out)
+	p.accepted.Add(int64(len(out)))
+	return res
+}
+
+func cmpOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// apply moves the vehicle unless the fix is an impossible jump or older than the vehicle's latest.
+func (p *Pipeline) apply(vid int64, f *liftrescue.Fix) {
+	if s, ok := p.index.Vehicle(vid); ok && f.Time.After(s.Time) && p.impossible(s.Lon, s.Lat, s.Time, f) {
+		// Two fixes that agree with each other, the latest flagged and this one, say that the
+		// vehicle really is there (a tracker off while the van was carried, a first fix far from
+		// the last stored one): the jump is taken. Otherwise the fix is remembered as flagged.
+		p.jumpMu.Lock()
+		prev, had := p.jumps[vid]
+		confirmed := had && f.Time.After(prev.Time) && !p.impossible(prev.Lon, prev.Lat, prev.Time, f)
+		if confirmed {
+			delete(p.jumps, vid)
+		} else {
+			p.jumps[vid] = *f
+		}
+		p.jumpMu.Unlock()
+		if !confirmed {
+			p.jumpCount.Add(1)
+			return
+		}
+	}
+	if !p.index.MoveVehicle(vid, *f) {
+		p.outOfOrder.Add(1)
+	}
+}
+
+// impossible reports whether going from (lon, lat) at t to the fix needs more than MaxSpeedKmh.
+func (p *Pipeline) impossible(lon, lat float64, t time.Time, f *liftrescue.Fix) bool {
+	d := geo.DistanceM(lon, lat, f.Lon, f.Lat)
+	return d > p.maxSpeed/3.6*f.Time.Sub(t).Seconds()+jumpSlackM
+}
+
+func (p *Pipeline) reject(res *Result, i int, field, value, reason, key string) {
+	idx := i
+	if len(value) > MaxDeviceID {
+		value = value[:MaxDeviceID]
+	}
+	res.Rejected = append(res.Rejected, liftrescue.Detail{Index: &idx, Field: field, Value: value, Reason: reason})
+	p.statsMu.Lock()
+	p.rejected[key]++
+	p.statsMu.Unlock()
+}
+
+func (p *Pipeline) unknownDevice(id string) {
+	p.statsMu.Lock()
+	_, seen := p.unknown[id]
+	fresh := !seen && len(p.unknown) < maxUnknownDevices
+	if fresh {
+		p.unknown[id] = struct{}{}
+	}
+	p.statsMu.Unlock()
+	if fresh {
+		p.log.Warn("fix from an unknown device refused", "device_id", id)
+	}
+}
+
+// Stats returns the counters.
+func (p *Pipeline) Stats() Stats {
+	s := Stats{
+		Accepted: p.accepted.Load(), OutOfOrder: p.outOfOrder.Load(), Jumps: p.jumpCount.Load(),
+		Flushed: p.flushed.Load(), Dropped: p.dropped.Load(), FlushErrors: p.flushErrors.Load(),
+		Rejected: map[string]int64{},
+	}
+	p.statsMu.Lock()
+	for k, v := range p.rejected {
+		s.Rejected[k] = v
+	}
+	s.UnknownDevices = len(p.unknown)
+	p.statsMu.Unlock()
+	p.mu.Lock()
+	s.Backlog = p.queued
+	p.mu.Unlock()
+	return s
+}
+
+// run writes the history every interval, and sooner when a full batch waits; after a failure it
+// waits for the next tick.
+func (p *Pipeline) run(ctx context.Context) {
+	defer close(p.done)
+	t := time.NewTicker(p.interval)
+	defer t.Stop()
+	failed := false
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+		case <-p.kick:
+			if failed {
+				continue
+			}
+		}
+		failed = p.Flush(ctx) != nil
+	}
+}
+
+// Flush writes everything accepted so far to the history, in transactions of at most FlushSize
+// positions. On failure the positions not written are kept for the next flush.
+func (p *Pipeline) Flush(ctx context.Context) error {
+	p.flushMu.Lock()
+	defer p.flushMu.Unlock()
+	p.mu.Lock()
+	if len(p.pending) == 0 {
+		p.pending, p.buf = p.buf, p.pending[:0]
+	} else {
+		p.pending = append(p.pending, p.buf...)
+		p.buf = p.buf[:0]
+	}
+	p.mu.Unlock()
+
+	done := 0
+	var err error
+	for done < len(p.pending) && err == nil {
+		n := min(p.size, len(p.pending)-done)
+		err = p.store.AppendPositions(ctx, p.pending[done:done+n])
+		switch {
+		case err == nil:
+			done += n
+			p.flushed.Add(int64(n))
+			p.release(n)
+		case p.dropInvalid(err, n, done):
+			err = nil // the rest of the batch goes again
+		default:
+			p.flushErrors.Add(1)
+			p.log.Error("write position history; will retry", "positions", len(p.pending)-done, "err", err)
+		}
+	}
+	p.pending = p.pending[:copy(p.pending, p.pending[done:])]
+	if err != nil {
+		return fmt.Errorf("flush positions: %w", err)
+	}
+	return nil
+}
+
+// dropInvalid removes from the batch of n positions at pending[from:] those that err names by
+// index as invalid, and reports whether it removed any.
+func (p *Pipeline) dropInvalid(err error, n, from int) bool {
+	if liftrescue.ErrorCode(err) != liftrescue.EINVALID {
+		return false
+	}
+	bad := map[int]bool{}
+	for _, d := range liftrescue.ErrorDetails(err) {
+		if d.Index == nil || *d.Index < 0 || *d.Index >= n {
+			return false // not a position we can name: keep all, retry later
+		}
+		bad[*d.Index] = true
+	}
+	if len(bad) == 0 {
+		return false
+	}
+	rest := p.pending[from:]
+	w := 0
+	for i := range rest {
+		if !bad[i] {
+			rest[w] = rest[i]
+			w++
+		}
+	}
+	clear(rest[w:])
+	p.pending = p.pending[:from+w]
+	p.dropped.Add(int64(len(bad)))
+	p.flushErrors.Add(1)
+	p.release(len(bad))
+	p.log.Warn("positions refused by the history dropped (vehicle deleted?)", "dropped", len(bad), "err", err)
+	return true
+}
+
+func (p *Pipeline) release(n int) {
+	p.mu.Lock()
+	p.queued -= n
+	p.mu.Unlock()
+}
+
+// Close refuses further fixes, stops the background writer and writes everything accepted. If
+// ctx ends first, the write in progress is abandoned and the error says what was not written;
+// Close may then be called again.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.stopOnce.Do(func() { close(p.stop) })
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		p.cancel()
+		<-p.done
+	}
+	p.cancel()
+	if err := p.Flush(ctx); err != nil {
+		return fmt.Errorf("close ingest with %d positions not written: %w", p.Stats().Backlog, err)
+	}
+	return nil
+}

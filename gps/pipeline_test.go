@@ -1,0 +1,375 @@
+package gps
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/geo"
+	"github.com/liftrescue/liftrescue/store/sqlite"
+	"github.com/liftrescue/liftrescue/store/storetest"
+)
+
+// t0 is the pipeline tests' clock.
+var pipeT0 = time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)
+
+// testStore is the SQLite store, with AppendPositions that can be made to fail and that tells
+// each successful write on a channel.
+type testStore struct {
+	*sqlite.DB
+	fail    atomic.Bool
+	written chan int // buffered; a full channel drops the note
+}
+
+func (s *testStore) AppendPositions(ctx context.Context, ps []liftrescue.Position) error {
+	if s.fail.Load() {
+		return liftrescue.Errorf(liftrescue.EUNAVAILABLE, "database down")
+	}
+	err := s.DB.AppendPositions(ctx, ps)
+	if err == nil {
+		select {
+		case s.written <- len(ps):
+		default:
+		}
+	}
+	return err
+}
+
+type pipeFixture struct {
+	ctx      context.Context
+	store    *testStore
+	index    *geo.Index
+	p        *Pipeline
+	vehicles []int64 // with device ids 013900000000, 013900000001, …
+}
+
+// MustPipeline opens a fresh SQLite database with n vehicles and a pipeline over it, closed at
+// the end of the test.
+func MustPipeline(tb testing.TB, n int, cfg PipelineConfig) *pipeFixture {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "x.db"), sqlite.Options{})
+	storetest.MustOK(tb, err)
+	tb.Cleanup(func() { db.Close() })
+	f := &pipeFixture{ctx: ctx, store: &testStore{DB: db, written: make(chan int, 1024)}}
+	f.vehicles = storetest.MustVehicles(tb, db, n)
+	f.index, err = geo.NewIndex(geo.IndexOptions{})
+	storetest.MustOK(tb, err)
+	cfg.Store, cfg.Index = f.store, f.index
+	if cfg.Now == nil {
+		cfg.Now = func() time.Time { return pipeT0 }
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.FlushInterval == 0 {
+		cfg.FlushInterval = time.Hour // tests flush with Close or Flush, or by size
+	}
+	f.p, err = NewPipeline(ctx, cfg)
+	storetest.MustOK(tb, err)
+	tb.Cleanup(func() { f.p.Close(ctx) })
+	return f
+}
+
+func device(i int) string { return fmt.Sprintf("0139%08d", i) }
+
+// fix is device i's fix at t0 plus seconds, east of a point by metres.
+func fix(dev string, seconds int, eastM float64) liftrescue.Fix {
+	return liftrescue.Fix{DeviceID: dev, Time: pipeT0.Add(time.Duration(seconds) * time.Second),
+		Lat: 34.8, Lon: 117.5 + eastM/91400, SpeedKmh: 30, Heading: 90, AccuracyM: 5,
+		AltitudeM: liftrescue.Unknown, Battery: liftrescue.Unknown}
+}
+
+func (f *pipeFixture) track(tb testing.TB, v int64) []liftrescue.Position {
+	tb.Helper()
+	ps, err := f.store.Track(f.ctx, v, pipeT0.Add(-time.Hour), pipeT0.Add(time.Hour), 0)
+	storetest.MustOK(tb, err)
+	return ps
+}
+
+func (f *pipeFixture) where(tb testing.TB, v int64) geo.VehicleState {
+	tb.Helper()
+	s, ok := f.index.Vehicle(v)
+	if !ok {
+		tb.Fatalf("vehicle %d not in the index", v)
+	}
+	return s
+}
+
+func mustAccept(tb testing.TB, f *pipeFixture, fixes ...liftrescue.Fix) {
+	tb.Helper()
+	if res := f.p.Accept(f.ctx, fixes); res.Accepted != len(fixes) || len(res.Rejected) != 0 {
+		tb.Fatalf("Accept = %+v, want all %d accepted", res, len(fixes))
+	}
+}
+
+func TestPipelineAcceptMovesAndStores(t *testing.T) {
+	f := MustPipeline(t, 3, PipelineConfig{})
+	mustAccept(t, f, fix(device(0), -20, 0), fix(device(1), -20, 500), fix(device(0), -10, 50))
+	if s := f.where(t, f.vehicles[0]); !s.Time.Equal(pipeT0.Add(-10*time.Second)) || s.Lon != 117.5+50.0/91400 {
+		t.Errorf("vehicle 0 = %+v, want its latest fix", s)
+	}
+	if s := f.where(t, f.vehicles[1]); s.Lon != 117.5+500.0/91400 {
+		t.Errorf("vehicle 1 = %+v", s)
+	}
+	if _, ok := f.index.Vehicle(f.vehicles[2]); ok {
+		t.Error("vehicle 2 never reported but is in the index")
+	}
+	if got := len(f.track(t, f.vehicles[0])); got != 0 {
+		t.Fatalf("history before the flush has %d positions, want 0 (the interval is an hour)", got)
+	}
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	h := f.track(t, f.vehicles[0])
+	if len(h) != 2 || h[1].Lon != 117.5+50.0/91400 || !h[1].ReceivedAt.Equal(pipeT0) || h[1].SpeedKmh != 30 {
+		t.Fatalf("history of vehicle 0 = %+v", h)
+	}
+	st := f.p.Stats()
+	if st.Accepted != 3 || st.Flushed != 3 || st.Backlog != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+	if res := f.p.Accept(f.ctx, []liftrescue.Fix{fix(device(0), 0, 0)}); res.Accepted != 0 || res.Rejected[0].Reason != ReasonClosed {
+		t.Errorf("Accept after Close = %+v", res)
+	}
+}
+
+func TestPipelineRejects(t *testing.T) {
+	f := MustPipeline(t, 1, PipelineConfig{})
+	bad := fix(device(0), 0, 0)
+	bad.Lat = 95
+	future := fix(device(0), 3600, 0)
+	res := f.p.Accept(f.ctx, []liftrescue.Fix{fix("013999999999", 0, 0), fix(device(0), 0, 0), bad, future, fix("x", 0, 0), fix("x", 1, 0)})
+	if res.Accepted != 1 || len(res.Rejected) != 5 {
+		t.Fatalf("Accept = %+v, want 1 accepted, 5 rejected", res)
+	}
+	want := []struct {
+		index  int
+		field  string
+		reason string
+	}{{0, "device_id", ReasonUnknownDevice}, {2, "lat", ""}, {3, "time", ""}, {4, "device_id", ReasonUnknownDevice}, {5, "device_id", ReasonUnknownDevice}}
+	for i, w := range want {
+		d := res.Rejected[i]
+		if d.Index == nil || *d.Index != w.index || d.Field != w.field || d.Reason == "" || w.reason != "" && d.Reason != w.reason {
+			t.Errorf("rejected[%d] = %+v, want index %d field %s reason %q", i, d, w.index, w.field, w.reason)
+		}
+	}
+	st := f.p.Stats()
+	if st.Rejected[ReasonUnknownDevice] != 3 || st.UnknownDevices != 2 || st.Rejected["invalid lat"] != 1 ||
+		st.Rejected["invalid time"] != 1 || st.Accepted != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestPipelineOutOfOrderKeptNotApplied(t *testing.T) {
+	f := MustPipeline(t, 1, PipelineConfig{})
+	mustAccept(t, f, fix(device(0), -10, 100))
+	mustAccept(t, f, fix(device(0), -30, 0), fix(device(0), -10, 200)) // older, then same time
+	if s := f.where(t, f.vehicles[0]); s.Lon != 117.5+100.0/91400 || !s.Time.Equal(pipeT0.Add(-10*time.Second)) {
+		t.Errorf("vehicle moved back in time: %+v", s)
+	}
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	if h := f.track(t, f.vehicles[0]); len(h) != 3 || !h[0].Time.Equal(pipeT0.Add(-30*time.Second)) {
+		t.Errorf("history = %+v, want all three fixes", h)
+	}
+	if got := f.p.Stats().OutOfOrder; got != 2 {
+		t.Errorf("OutOfOrder = %d, want 2", got)
+	}
+}
+
+func TestPipelineImpossibleJump(t *testing.T) {
+	f := MustPipeline(t, 1, PipelineConfig{MaxSpeedKmh: 150})
+	mustAccept(t, f, fix(device(0), -100, 0))
+	mustAccept(t, f, fix(device(0), -90, 300))     // 108 km/h: fine
+	mustAccept(t, f, fix(device(0), -80, 50_000))  // 50 km in 10 s
+	mustAccept(t, f, fix(device(0), -70, -40_000)) // and back the other way, far from both
+	if s := f.where(t, f.vehicles[0]); s.Lon != 117.5+300.0/91400 {
+		t.Errorf("vehicle = %+v, want it where it was before the jumps", s)
+	}
+	if got := f.p.Stats().Jumps; got != 2 {
+		t.Errorf("Jumps = %d, want 2", got)
+	}
+	// A second fix that agrees with the last flagged one confirms the vehicle is really there.
+	mustAccept(t, f, fix(device(0), -60, -39_900))
+	if s := f.where(t, f.vehicles[0]); s.Lon != 117.5-39_900.0/91400 {
+		t.Errorf("vehicle = %+v, want the confirmed jump applied", s)
+	}
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	if h := f.track(t, f.vehicles[0]); len(h) != 5 {
+		t.Errorf("history has %d positions, want all 5", len(h))
+	}
+}
+
+func TestPipelineLeadingZeros(t *testing.T) {
+	f := MustPipeline(t, 2, PipelineConfig{})
+	// Registered as 013900000001: a JT/T 808 2013 phone, its 2019 form and the number as typed.
+	mustAccept(t, f, fix("13900000001", -30, 0), fix("00000000013900000001", -20, 10), fix(device(1), -10, 20))
+	if s := f.where(t, f.vehicles[1]); !s.Time.Equal(pipeT0.Add(-10 * time.Second)) {
+		t.Errorf("vehicle 1 = %+v", s)
+	}
+	for _, c := range []struct{ in, want string }{
+		{"013912345678", "13912345678"}, {"0000", "0"}, {"0abc", "0abc"}, {" 0139 ", "139"}, {"", ""},
+	} {
+		if got := normalDevice(c.in); got != c.want {
+			t.Errorf("normalDevice(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+func TestPipelineReload(t *testing.T) {
+	f := MustPipeline(t, 1, PipelineConfig{})
+	v, err := f.store.FindVehicle(f.ctx, f.vehicles[0])
+	storetest.MustOK(t, err)
+	nv := &liftrescue.Vehicle{TeamID: v.TeamID, Plate: "鲁D99999", DeviceID: "867530912345678", OnDuty: true}
+	storetest.MustOK(t, f.store.CreateVehicle(f.ctx, nv))
+	if res := f.p.Accept(f.ctx, []liftrescue.Fix{fix(nv.DeviceID, 0, 0)}); res.Accepted != 0 {
+		t.Fatalf("Accept before Reload = %+v, want the device unknown", res)
+	}
+	storetest.MustOK(t, f.p.Reload(f.ctx))
+	mustAccept(t, f, fix(nv.DeviceID, 0, 0))
+	f.where(t, nv.ID)
+}
+
+func TestPipelineFlushesBySize(t *testing.T) {
+	f := MustPipeline(t, 1, PipelineConfig{FlushSize: 1})
+	mustAccept(t, f, fix(device(0), -10, 0))
+	select {
+	case n := <-f.store.written:
+		if n != 1 {
+			t.Fatalf("wrote %d positions, want 1", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a full batch was not written")
+	}
+	if h := f.track(t, f.vehicles[0]); len(h) != 1 {
+		t.Errorf("history = %+v", h)
+	}
+}
+
+func TestPipelineBacklogBound(t *testing.T) {
+	f := MustPipeline(t, 1, PipelineConfig{FlushSize: 2, MaxBacklog: 5})
+	f.store.fail.Store(true)
+	var fixes []liftrescue.Fix
+	for i := range 8 {
+		fixes = append(fixes, fix(device(0), -100+i, float64(i)))
+	}
+	res := f.p.Accept(f.ctx, fixes)
+	if res.Accepted != 5 || len(res.Rejected) != 3 || res.Rejected[0].Reason != ReasonHistoryBacklog || *res.Rejected[0].Index != 5 {
+		t.Fatalf("Accept = %+v, want 5 accepted and the rest refused for the backlog", res)
+	}
+	if err := f.p.Flush(f.ctx); liftrescue.ErrorCode(err) != liftrescue.EUNAVAILABLE {
+		t.Fatalf("Flush with the database down = %v", err)
+	}
+	st := f.p.Stats()
+	if st.Backlog != 5 || st.FlushErrors == 0 || st.Rejected[ReasonHistoryBacklog] != 3 {
+		t.Errorf("stats = %+v", st)
+	}
+	if res := f.p.Accept(f.ctx, fixes[5:]); res.Accepted != 0 {
+		t.Errorf("Accept with a full backlog = %+v", res)
+	}
+	// The database is back: nothing accepted was lost, and there is room again.
+	f.store.fail.Store(false)
+	storetest.MustOK(t, f.p.Flush(f.ctx))
+	mustAccept(t, f, fixes[5:]...)
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	if h := f.track(t, f.vehicles[0]); len(h) != 8 {
+		t.Errorf("history has %d positions, want 8", len(h))
+	}
+	if st := f.p.Stats(); st.Backlog != 0 || st.Flushed != 8 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestPipelineDeletedVehicleDropped(t *testing.T) {
+	f := MustPipeline(t, 3, PipelineConfig{FlushSize: 4})
+	f.store.fail.Store(true) // hold everything in the buffer
+	var fixes []liftrescue.Fix
+	for i := range 10 {
+		fixes = append(fixes, fix(device(i%3), -100+i, float64(i)))
+	}
+	mustAccept(t, f, fixes...)
+	storetest.MustOK(t, f.store.DeleteVehicle(f.ctx, f.vehicles[1]))
+	f.store.fail.Store(false)
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	if a, c := len(f.track(t, f.vehicles[0])), len(f.track(t, f.vehicles[2])); a != 4 || c != 3 {
+		t.Errorf("history of the vehicles kept: %d and %d positions, want 4 and 3", a, c)
+	}
+	if st := f.p.Stats(); st.Dropped != 3 || st.Flushed != 7 || st.Backlog != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestPipelineConcurrentAccept(t *testing.T) {
+	const workers, batches, per = 8, 20, 25
+	f := MustPipeline(t, workers, PipelineConfig{FlushSize: 50})
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for b := range batches {
+				fixes := make([]liftrescue.Fix, per)
+				for i := range fixes {
+					fixes[i] = fix(device(w), -1000+b*per+i, float64(b*per+i))
+				}
+				if res := f.p.Accept(f.ctx, fixes); res.Accepted != per {
+					t.Errorf("Accept = %+v", res) // not Fatal: this is not the test's goroutine
+				}
+				f.p.Stats()
+			}
+		})
+	}
+	wg.Wait()
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	for w, v := range f.vehicles {
+		if h := f.track(t, v); len(h) != batches*per {
+			t.Errorf("vehicle %d: %d positions, want %d", w, len(h), batches*per)
+		}
+		if s := f.where(t, v); !s.Time.Equal(pipeT0.Add(time.Duration(-1000+batches*per-1) * time.Second)) {
+			t.Errorf("vehicle %d at %v, want its latest fix", w, s.Time)
+		}
+	}
+	if st := f.p.Stats(); st.Flushed != workers*batches*per || st.OutOfOrder != 0 || st.Jumps != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+// BenchmarkAccept1000 gives batches of 1,000 fixes from 1,000 vehicles to the pipeline, into the
+// index and the buffer, while the history is written to SQLite in the background.
+func BenchmarkAccept1000(b *testing.B) {
+	const n = 1000
+	var clock atomic.Int64
+	f := MustPipeline(b, n, PipelineConfig{
+		Now:           func() time.Time { return pipeT0.Add(time.Duration(clock.Load()) * time.Second) },
+		FlushInterval: time.Second,
+	})
+	fixes := make([]liftrescue.Fix, n)
+	devices := make([]string, n)
+	for i := range devices {
+		devices[i] = device(i)
+	}
+	round := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		round++
+		clock.Store(int64(round))
+		for i := range fixes {
+			fixes[i] = fix(devices[i], round, float64(round%1000))
+		}
+		f.p.Accept(f.ctx, fixes)
+	}
+	b.StopTimer()
+	// Accept is faster than SQLite writes: once the backlog is full, the fixes beyond what the
+	// database takes are refused, so accepted/s is the sustained figure, fixes/s the offered one.
+	st := f.p.Stats()
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "fixes/s")
+	b.ReportMetric(float64(st.Accepted)/b.Elapsed().Seconds(), "accepted/s")
+	b.ReportMetric(float64(st.Rejected[ReasonHistoryBacklog])/float64(b.N*n), "backlog-refused/fix")
+	if err := f.p.Close(f.ctx); err != nil {
+		b.Fatal(err)
+	}
+}
