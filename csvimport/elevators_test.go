@@ -56,19 +56,7 @@ func TestReadElevatorsGoodFiles(t *testing.T) {
 			if tt.wantEncoding == "GB18030" && utf8.ValidString(tt.file) {
 				t.Fatal("the GB18030 test file is valid UTF-8, so it tests nothing")
 			}
-			got, bad, encoding, err := csvimport.ReadElevators(strings.NewReader(tt.file), csvimport.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(bad) > 0 {
-				t.Errorf("bad rows: %s", formatDetails(bad))
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("rows:\n got %+v\nwant %+v", got, want)
-			}
-			if encoding != tt.wantEncoding {
-				t.Errorf("encoding = %q, want %q", encoding, tt.wantEncoding)
-			}
+			mustReadClean(t, csvimport.ReadElevators, tt.file, want, tt.wantEncoding)
 		})
 	}
 }

@@ -32,16 +32,10 @@ func FuzzReadElevators(f *testing.F) {
 	}
 	f.Add([]byte(english), true)
 	f.Fuzz(func(t *testing.T, data []byte, gcj02 bool) {
-		opt := csvimport.Options{}
-		if gcj02 {
-			opt.CRS = "gcj02"
-		}
-		rows, bad, _, err := csvimport.ReadElevators(bytes.NewReader(data), opt)
-		if err != nil {
-			checkFatal(t, err)
+		rows, ok := fuzzRead(t, csvimport.ReadElevators, data, gcj02)
+		if !ok {
 			return
 		}
-		checkDetails(t, bad)
 		for _, row := range rows {
 			if row.Line < 2 {
 				t.Errorf("row on line %d", row.Line)
@@ -99,16 +93,10 @@ func FuzzReadOrganizations(f *testing.F) {
 	}
 	f.Add([]byte(english), true)
 	f.Fuzz(func(t *testing.T, data []byte, gcj02 bool) {
-		opt := csvimport.Options{}
-		if gcj02 {
-			opt.CRS = "gcj02"
-		}
-		rows, bad, _, err := csvimport.ReadOrganizations(bytes.NewReader(data), opt)
-		if err != nil {
-			checkFatal(t, err)
+		rows, ok := fuzzRead(t, csvimport.ReadOrganizations, data, gcj02)
+		if !ok {
 			return
 		}
-		checkDetails(t, bad)
 		orgs := make([]liftrescue.Organization, len(rows))
 		for i, row := range rows {
 			if row.Line < 2 {

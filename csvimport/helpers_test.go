@@ -1,8 +1,10 @@
 package csvimport_test
 
 import (
+	"bytes"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/csvimport"
 )
 
 var elevatorHeader = []string{
@@ -208,4 +211,41 @@ func formatDetails(details []liftrescue.Detail) string {
 		return "none"
 	}
 	return b.String()
+}
+
+// reader is ReadElevators or ReadOrganizations.
+type reader[T any] func(io.Reader, csvimport.Options) ([]T, []liftrescue.Detail, string, error)
+
+// mustReadClean reads a file that must give want with no bad row, in the encoding named.
+func mustReadClean[T any](t *testing.T, read reader[T], file string, want []T, wantEncoding string) {
+	t.Helper()
+	got, bad, encoding, err := read(strings.NewReader(file), csvimport.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bad) > 0 {
+		t.Errorf("bad rows: %s", formatDetails(bad))
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rows:\n got %+v\nwant %+v", got, want)
+	}
+	if encoding != wantEncoding {
+		t.Errorf("encoding = %q, want %q", encoding, wantEncoding)
+	}
+}
+
+// fuzzRead reads fuzz input, in GCJ-02 when asked, and checks what every reader promises of its
+// errors; it returns the rows for the caller's own checks, and false when the file was refused.
+func fuzzRead[T any](t *testing.T, read reader[T], data []byte, gcj02 bool) ([]T, bool) {
+	opt := csvimport.Options{}
+	if gcj02 {
+		opt.CRS = "gcj02"
+	}
+	rows, bad, _, err := read(bytes.NewReader(data), opt)
+	if err != nil {
+		checkFatal(t, err)
+		return nil, false
+	}
+	checkDetails(t, bad)
+	return rows, true
 }

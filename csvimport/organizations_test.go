@@ -29,19 +29,7 @@ func TestReadOrganizationsGoodFiles(t *testing.T) {
 	want := []liftrescue.OrganizationRow{wantOrganization(1, 2), wantOrganization(2, 3)}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, bad, encoding, err := csvimport.ReadOrganizations(strings.NewReader(tt.file), csvimport.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(bad) > 0 {
-				t.Errorf("bad rows: %s", formatDetails(bad))
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("rows:\n got %+v\nwant %+v", got, want)
-			}
-			if encoding != tt.wantEncoding {
-				t.Errorf("encoding = %q, want %q", encoding, tt.wantEncoding)
-			}
+			mustReadClean(t, csvimport.ReadOrganizations, tt.file, want, tt.wantEncoding)
 		})
 	}
 }
