@@ -27,7 +27,10 @@ var allowedOurs = map[string][]string{
 	"store/internal/sqlq":   {""},
 	"store/postgres/pgtest": {},
 	"store/storetest":       {""},
-	"api":                   {"", "csvimport", "geo"},
+	"api":                   {"", "csvimport", "geo", "gps", "stream"},
+	"stream":                {"", "geo"},
+	"live":                  {"", "geo", "gps"},
+	"loadgen":               {"", "gps"},
 }
 
 // fenced third-party modules may be imported only by the packages named.

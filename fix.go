@@ -26,6 +26,10 @@ type Fix struct {
 	Alarm string `json:"alarm,omitempty"`
 	// Flags keeps protocol status and alarm bits as the device sent them, for the record.
 	Flags uint64 `json:"flags,omitempty"`
+	// Unlocated says the device had no satellite fix and sent its last known position (JT/T 808
+	// status bit 1 clear): the report is kept, its alarm raised, but it moves no vehicle. The
+	// history keeps it in Flags.
+	Unlocated bool `json:"-"`
 }
 
 // Unknown is the value of a fix's optional measure that the device did not report.
@@ -82,14 +86,8 @@ type fixJSON struct {
 
 // MarshalJSON writes unknown measures as null.
 func (f Fix) MarshalJSON() ([]byte, error) {
-	known := func(v float64) *float64 {
-		if math.IsNaN(v) {
-			return nil
-		}
-		return &v
-	}
-	return json.Marshal(fixJSON{f.DeviceID, f.Time, f.Lat, f.Lon, known(f.SpeedKmh), known(f.Heading),
-		known(f.AccuracyM), known(f.AltitudeM), known(f.Battery), f.Alarm, f.Flags})
+	return json.Marshal(fixJSON{f.DeviceID, f.Time, f.Lat, f.Lon, Known(f.SpeedKmh), Known(f.Heading),
+		Known(f.AccuracyM), Known(f.AltitudeM), Known(f.Battery), f.Alarm, f.Flags})
 }
 
 // UnmarshalJSON reads null or absent measures as Unknown.

@@ -1,6 +1,8 @@
 package liftrescue
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"strings"
@@ -307,10 +309,15 @@ type Vehicle struct {
 	Plate          string `json:"plate"`
 	// DeviceID is the tracker's identifier (a JT/T 808 terminal phone number or an OsmAnd id);
 	// empty while no tracker is fitted.
-	DeviceID  string    `json:"device_id"`
-	OnDuty    bool      `json:"on_duty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	DeviceID string `json:"device_id"`
+	// DeviceSecret proves a fix comes from the tracker: the token an HTTP tracker sends, the auth
+	// code a JT/T 808 terminal receives when it registers and sends when it authenticates. The
+	// store makes one up when a tracker is fitted without one; it stays when the vehicle is
+	// replaced with an empty secret and the same device id.
+	DeviceSecret string    `json:"device_secret"`
+	OnDuty       bool      `json:"on_duty"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Validate normalises the vehicle's text and checks its fields.
@@ -322,10 +329,38 @@ func (v *Vehicle) Validate() error {
 		p.add("team_id", "is required")
 	}
 	checkText(&p, "plate", v.Plate, true, 16)
-	if len(v.DeviceID) > 64 || strings.IndexFunc(v.DeviceID, func(r rune) bool { return r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' ' }) >= 0 {
+	if len(v.DeviceID) > 64 || !printableASCII(v.DeviceID) {
 		p.add("device_id", "must be at most 64 printable ASCII characters without spaces")
 	}
+	v.DeviceSecret = strings.TrimSpace(v.DeviceSecret)
+	switch {
+	case v.DeviceSecret == "":
+	case v.DeviceID == "":
+		p.add("device_secret", "needs a device_id: it is the secret of the tracker fitted")
+	case len(v.DeviceSecret) < MinDeviceSecret || len(v.DeviceSecret) > MaxDeviceSecret || !printableASCII(v.DeviceSecret):
+		p.add("device_secret", "must be %d to %d printable ASCII characters without spaces", MinDeviceSecret, MaxDeviceSecret)
+	}
 	return p.err("vehicle")
+}
+
+// Device secrets are short enough for a tracker's settings screen and a JT/T 808 auth code, long
+// enough not to be guessed (the ones the store makes up are 16 hex digits, 64 bits).
+const (
+	MinDeviceSecret = 6
+	MaxDeviceSecret = 64
+)
+
+// NewDeviceSecret returns a random device secret of 16 lowercase hex digits.
+func NewDeviceSecret() string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err) // crypto/rand does not fail on the systems Go supports
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func printableASCII(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool { return r > unicode.MaxASCII || !unicode.IsPrint(r) || r == ' ' }) < 0
 }
 
 // Rescue codes on the signs in Chinese cities are 5 or 6 digits; a little room either side lets

@@ -83,6 +83,14 @@ type ElevatorService interface {
 	// ImportElevators upserts rows by equipment code. Returns EINVALID with a Detail per bad row
 	// (unknown units, a rescue code held by another elevator, …) when nothing was written.
 	ImportElevators(ctx context.Context, rows []ElevatorRow, opt ImportOptions) (*ImportResult, error)
+	// EachElevatorPosition calls fn with the id and WGS-84 position of every elevator, in ascending id
+	// order, streaming (it never holds all of them in memory). It stops at the first error fn returns and
+	// returns it. It reads one consistent snapshot.
+	//
+	// It is how the live index loads at start-up, so it is built for speed: fn runs while the
+	// database is read, and should be quick and not hold on to anything. When ctx ends it stops and
+	// returns ctx's error.
+	EachElevatorPosition(ctx context.Context, fn func(id int64, lon, lat float64) error) error
 }
 
 // TeamService keeps rescue teams.

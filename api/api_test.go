@@ -15,6 +15,9 @@ import (
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/api"
+	"github.com/liftrescue/liftrescue/geo"
+	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/live"
 	"github.com/liftrescue/liftrescue/store/sqlite"
 	"github.com/liftrescue/liftrescue/ui"
 )
@@ -24,6 +27,9 @@ import (
 type fixture struct {
 	store  *sqlite.DB
 	server *api.Server
+	index  *geo.Index
+	ingest *gps.Pipeline
+	now    time.Time // the server's clock
 	user   *liftrescue.Organization
 	maint  *liftrescue.Organization
 	vol    *liftrescue.Organization
@@ -59,7 +65,19 @@ func newFixture(t *testing.T) *fixture {
 		Building: "3号楼2单元", District: "370402", Lat: 34.86, Lon: 117.55, Kind: liftrescue.KindTraction, Floors: 18,
 		UserUnitID: f.user.ID, MaintenanceUnitID: f.maint.ID}
 	must(db.CreateElevator(ctx, f.lift))
-	f.server = api.New(api.Config{Store: db, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test", UI: ui.Handler()})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f.now = time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return f.now }
+	var err2 error
+	f.index, err2 = geo.NewIndex(geo.IndexOptions{})
+	must(err2)
+	_, err2 = live.Load(ctx, db, f.index)
+	must(err2)
+	f.ingest, err2 = gps.NewPipeline(ctx, gps.PipelineConfig{Store: db, Index: f.index, Now: clock, FlushInterval: time.Hour, Logger: logger})
+	must(err2)
+	t.Cleanup(func() { f.ingest.Close(ctx) })
+	f.server = api.New(api.Config{Store: &live.Store{Store: db, Index: f.index, Ingest: f.ingest, Logger: logger}, Logger: logger,
+		Version: "test", UI: ui.Handler(), Index: f.index, Ingest: f.ingest, Now: clock, IngestKey: testIngestKey})
 	return f
 }
 

@@ -123,7 +123,11 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	case reflect.Struct:
 		name := t.Name()
 		if i := strings.IndexByte(name, '['); i >= 0 { // Page[*liftrescue.Elevator] → PageElevator
-			name = name[:i] + t.Field(0).Type.Elem().Elem().Name()
+			item := t.Field(0).Type.Elem()
+			for item.Kind() == reflect.Pointer {
+				item = item.Elem()
+			}
+			name = name[:i] + item.Name()
 		}
 		return g.component(name, func() map[string]any { return g.object(t) })
 	}

@@ -226,23 +226,6 @@ func (s *Server) updateTeam(c echo.Context) error {
 
 func (s *Server) deleteTeam(c echo.Context) error { return deleteByID(c, s.store.DeleteTeam) }
 
-func (s *Server) listVehicles(c echo.Context) error {
-	var f liftrescue.VehicleFilter
-	var err error
-	if f.TeamID, err = queryID(c, "team_id"); err != nil {
-		return err
-	}
-	if f.OrganizationID, err = queryID(c, "organization_id"); err != nil {
-		return err
-	}
-	if f.Paging, err = paging(c); err != nil {
-		return err
-	}
-	return respond(c)(s.store.ListVehicles(c.Request().Context(), f))
-}
-
-func (s *Server) getVehicle(c echo.Context) error { return findByID(c, s.store.FindVehicle) }
-
 func (s *Server) createVehicle(c echo.Context) error {
 	return create(c, s.store.CreateVehicle, func(v *liftrescue.Vehicle) string { return "/api/v1/vehicles/" + strconv.FormatInt(v.ID, 10) })
 }

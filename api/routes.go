@@ -5,6 +5,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/gps"
 )
 
 // route is one entry of the route table. The table registers the routes and writes the OpenAPI
@@ -79,9 +80,14 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodPut, path: "/api/v1/teams/:id", summary: "Replace a rescue team", tag: "teams", handler: s.updateTeam, body: liftrescue.Team{}, status: 200, response: liftrescue.Team{}},
 		{method: http.MethodDelete, path: "/api/v1/teams/:id", summary: "Remove a rescue team without vehicles", tag: "teams", handler: s.deleteTeam, status: 204},
 
-		{method: http.MethodGet, path: "/api/v1/vehicles", summary: "List rescue vehicles", tag: "vehicles", handler: s.listVehicles, query: append([]param{{"team_id", "integer", "vehicles of this team"}, {"organization_id", "integer", "vehicles of this organisation"}}, pagingParams...), status: 200, response: liftrescue.Page[*liftrescue.Vehicle]{}},
+		{method: http.MethodGet, path: "/api/v1/vehicles", summary: "Every rescue vehicle with where it is now (position, age, speed, live/stale/offline), in one answer", tag: "vehicles", handler: s.listLiveVehicles, query: []param{{"team_id", "integer", "vehicles of this team"}, {"organization_id", "integer", "vehicles of this organisation"}, {"status", "string", "live, stale, offline or no_fix, comma separated"}}, status: 200, response: liftrescue.Page[liftrescue.LiveVehicle]{}},
 		{method: http.MethodPost, path: "/api/v1/vehicles", summary: "Register a rescue vehicle", tag: "vehicles", handler: s.createVehicle, body: liftrescue.Vehicle{}, status: 201, response: liftrescue.Vehicle{}},
-		{method: http.MethodGet, path: "/api/v1/vehicles/:id", summary: "Get a rescue vehicle", tag: "vehicles", handler: s.getVehicle, status: 200, response: liftrescue.Vehicle{}},
+		{method: http.MethodGet, path: "/api/v1/vehicles/:id", summary: "Get a rescue vehicle", tag: "vehicles", handler: s.getVehicle, status: 200, response: VehicleDetail{}},
+		{method: http.MethodGet, path: "/api/v1/vehicles/:id/track", summary: "A vehicle's positions between from and to (RFC 3339; the last hour by default), oldest first", tag: "vehicles", handler: s.vehicleTrack, query: []param{{"from", "string", "RFC 3339 time (default: an hour before to)"}, {"to", "string", "RFC 3339 time (default: now)"}, {"limit", "integer", "at most this many positions"}}, status: 200, response: Track{}},
+
+		{method: http.MethodPost, path: "/api/v1/positions", summary: "Fixes of trackers in the native JSON (up to 10,000); the device secret as each fix's token or Authorization: Bearer, or the ingest key", tag: "live", handler: s.postPositions, body: positionsBody{}, bodyLimit: gps.MaxBatchBody, status: 200, response: positionsReply{}},
+		{method: http.MethodGet, path: "/api/v1/ingest", summary: "Counters of the ingest: fixes accepted, rejected by reason, written to the history, waiting", tag: "live", handler: s.ingestStats, status: 200, response: IngestStats{}},
+		{method: http.MethodGet, path: "/api/v1/stream", summary: "Live events (Server-Sent Events): vehicle moves at most once a second each; resumes from Last-Event-ID", tag: "live", handler: s.stream, query: []param{{"types", "string", "event kinds to receive, comma separated (default all)"}, {"last_event_id", "string", "resume after this event (the Last-Event-ID header does the same)"}}, bodyType: "", status: 200},
 		{method: http.MethodPut, path: "/api/v1/vehicles/:id", summary: "Replace a rescue vehicle", tag: "vehicles", handler: s.updateVehicle, body: liftrescue.Vehicle{}, status: 200, response: liftrescue.Vehicle{}},
 		{method: http.MethodDelete, path: "/api/v1/vehicles/:id", summary: "Remove a rescue vehicle", tag: "vehicles", handler: s.deleteVehicle, status: 204},
 

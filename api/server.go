@@ -16,6 +16,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/geo"
+	"github.com/liftrescue/liftrescue/gps"
 )
 
 // Config is what the API needs.
@@ -28,6 +30,26 @@ type Config struct {
 	UI http.Handler
 	// Location is the centre's time zone, for local times in imported files.
 	Location *time.Location
+
+	// The live routes (vehicles where they are now, positions, the stream) need Index, Ingest
+	// and Stream.
+	Index  *geo.Index
+	Ingest *gps.Pipeline
+	Stream EventStream
+	// Liveness decides when a vehicle is stale or offline.
+	Liveness liftrescue.Liveness
+	// IngestKey, when set, lets a gateway post fixes of any device with Authorization: Bearer KEY.
+	IngestKey string
+	// ServerStats, when set, adds the protocol servers' counters to GET /api/v1/ingest.
+	ServerStats func() map[string]any
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// EventStream serves the live event stream on one request: it returns an error, before writing
+// anything, for a request it cannot serve, and nil once the stream has ended.
+type EventStream interface {
+	Serve(w http.ResponseWriter, r *http.Request) error
 }
 
 // Server is the HTTP API.
@@ -51,6 +73,11 @@ const (
 func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if err := cfg.Liveness.Validate(); err != nil {
+		cfg.Liveness = liftrescue.Liveness{}
+		cfg.Liveness.Validate()
+		cfg.Logger.Warn("vehicle liveness thresholds refused; the defaults apply", "err", err)
 	}
 	s := &Server{store: cfg.Store, logger: cfg.Logger, cfg: cfg}
 	e := echo.New()

@@ -30,6 +30,7 @@ const (
 	streamStreets uint64 = iota + 1
 	streamOrganizations
 	streamElevators
+	streamTraffic // the vehicles' streams are streamTraffic<<32 | their index
 )
 
 // Config chooses the demo city. The zero Config is the default city.

@@ -1,7 +1,8 @@
 // Package demo generates the demo city, a deterministic Zaozhuang-like city, and seeds a Store with
 // it: six districts with outlines, the maintenance companies, user units, volunteer rescue units,
 // fire stations and regulator of the city, their teams and vehicles, and any number of elevators
-// clustered in buildings along plausible streets.
+// clustered in buildings along plausible streets. Traffic then drives the vehicles through the
+// streets and makes up their trackers' fixes, so that the demo's map is alive.
 //
 // Everything is derived from Config alone (a seeded PCG, a fixed reference time, no map iteration),
 // so two runs with the same Config produce byte-identical data, and a smaller Config.Elevators

@@ -404,3 +404,10 @@ func (ix *Index) vehiclesIn(boxes []box, keep func(*vehicleSlot) bool) []Vehicle
 	sortStates(out)
 	return out
 }
+
+// LivePosition returns the state as the API and the live stream show a vehicle's position (its
+// age is filled in by liftrescue.NewLiveVehicle).
+func (s VehicleState) LivePosition() *liftrescue.LivePosition {
+	return &liftrescue.LivePosition{Lat: s.Lat, Lon: s.Lon, Time: s.Time, SpeedKmh: liftrescue.Known(s.SpeedKmh),
+		Heading: liftrescue.Known(s.Heading), Cell: s.Cell.String()}
+}

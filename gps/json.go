@@ -31,12 +31,61 @@ func ReadPositions(r io.Reader, now time.Time) (fixes []liftrescue.Fix, rejected
 	return DecodePositions(body, now)
 }
 
+// ReadBatch reads a native JSON batch of at most MaxBatchBody bytes from r and decodes it as
+// DecodeBatch does; a larger body is ETOOLARGE.
+func ReadBatch(r io.Reader, now time.Time) (Batch, error) {
+	body, err := readBody(r, MaxBatchBody)
+	if err != nil {
+		return Batch{}, err
+	}
+	return DecodeBatch(body, now)
+}
+
+// Batch is a native JSON batch as DecodeBatch reads it.
+type Batch struct {
+	// Fixes are the fixes that can be used, in the order of the body.
+	Fixes []liftrescue.Fix
+	// Positions gives the index in the body's positions array of each of Fixes, so that what
+	// the pipeline says of Fixes[i] can be told of the fix the sender knows.
+	Positions []int
+	// Tokens holds the device secret each of Fixes carried in its "token" member ("" for none);
+	// nil when none did.
+	Tokens []string
+	// Rejected are the fixes left out, by their index in the body.
+	Rejected []liftrescue.Detail
+}
+
+// Reindex returns the details of a result about Fixes with their indexes turned into those of
+// the body.
+func (b *Batch) Reindex(details []liftrescue.Detail) []liftrescue.Detail {
+	for i := range details {
+		if d := &details[i]; d.Index != nil && *d.Index >= 0 && *d.Index < len(b.Positions) {
+			d.Index = index(b.Positions[*d.Index])
+		}
+	}
+	return details
+}
+
+// DecodeBatch decodes a native JSON batch as DecodePositions does, where each fix may also carry
+// its device's secret in a "token" member.
+func DecodeBatch(body []byte, now time.Time) (Batch, error) {
+	d := decoder{b: body, now: now}
+	err := d.batch()
+	if err != nil {
+		return Batch{}, err
+	}
+	if !d.tokens {
+		d.out.Tokens = nil
+	}
+	return d.out, nil
+}
+
 // DecodePositions decodes the native JSON batch
 //
 //	{"positions":[{"device_id":"…","lat":…,"lon":…,"time":"RFC 3339",
 //	               "speed_kmh":…,"heading":…,"accuracy_m":…,"altitude_m":…}, …]}
 //
-// device_id, lat, lon and time are required; the others may be absent or null (Unknown). Each fix
+// device_id, lat, lon and time are required; a "token" (see DecodeBatch) is allowed and ignored; the others may be absent or null (Unknown). Each fix
 // is read and checked (liftrescue.CheckFix at now) on its own: one with an unknown or repeated
 // field, a wrong type or a value out of range is left out and reported in rejected, with its
 // Index, the field and the reason, and the others are kept. Field names match exactly.
@@ -44,13 +93,18 @@ func ReadPositions(r io.Reader, now time.Time) (fixes []liftrescue.Fix, rejected
 // err is EBADREQUEST for a body that is not JSON or not such an object (an unknown member beside
 // positions included), ETOOLARGE for more than MaxBatch fixes; then there are no fixes.
 func DecodePositions(body []byte, now time.Time) (fixes []liftrescue.Fix, rejected []liftrescue.Detail, err error) {
-	d := decoder{b: body, now: now}
+	b, err := DecodeBatch(body, now)
+	return b.Fixes, b.Rejected, err
+}
+
+// batch reads the whole body into d.out.
+func (d *decoder) batch() error {
 	d.ws()
 	if d.peek() != '{' {
 		if d.i == len(d.b) {
-			return nil, nil, liftrescue.Errorf(liftrescue.EBADREQUEST, `the body is empty: want {"positions":[…]}`)
+			return liftrescue.Errorf(liftrescue.EBADREQUEST, `the body is empty: want {"positions":[…]}`)
 		}
-		return nil, nil, d.errorf(`want a JSON object {"positions":[…]}`)
+		return d.errorf(`want a JSON object {"positions":[…]}`)
 	}
 	d.i++
 	d.depth++
@@ -63,23 +117,23 @@ func DecodePositions(body []byte, now time.Time) (fixes []liftrescue.Fix, reject
 			d.ws()
 			key, err := d.str()
 			if err != nil {
-				return nil, nil, err
+				return err
 			}
 			if err := d.colon(); err != nil {
-				return nil, nil, err
+				return err
 			}
 			if string(key) != "positions" {
-				return nil, nil, liftrescue.Errorf(liftrescue.EBADREQUEST, "unknown member %q: the body has only positions", shorten(string(key)))
+				return liftrescue.Errorf(liftrescue.EBADREQUEST, "unknown member %q: the body has only positions", shorten(string(key)))
 			}
 			if d.peek() != '[' {
-				return nil, nil, liftrescue.Errorf(liftrescue.EBADREQUEST, "positions: want an array of fixes")
+				return liftrescue.Errorf(liftrescue.EBADREQUEST, "positions: want an array of fixes")
 			}
 			if seen {
-				return nil, nil, liftrescue.Errorf(liftrescue.EBADREQUEST, "positions: given twice")
+				return liftrescue.Errorf(liftrescue.EBADREQUEST, "positions: given twice")
 			}
 			seen = true
-			if tooLarge, err = d.positions(&fixes, &rejected); err != nil {
-				return nil, nil, err
+			if tooLarge, err = d.positions(); err != nil {
+				return err
 			}
 			d.ws()
 			if d.peek() == ',' {
@@ -90,20 +144,20 @@ func DecodePositions(body []byte, now time.Time) (fixes []liftrescue.Fix, reject
 				d.i++
 				break
 			}
-			return nil, nil, d.errorf("want , or } after a member")
+			return d.errorf("want , or } after a member")
 		}
 	}
 	d.ws()
 	if d.i != len(d.b) {
-		return nil, nil, d.errorf("data after the JSON object")
+		return d.errorf("data after the JSON object")
 	}
 	switch {
 	case !seen:
-		return nil, nil, liftrescue.Errorf(liftrescue.EBADREQUEST, `positions: missing: want {"positions":[…]}`)
+		return liftrescue.Errorf(liftrescue.EBADREQUEST, `positions: missing: want {"positions":[…]}`)
 	case tooLarge:
-		return nil, nil, liftrescue.Errorf(liftrescue.ETOOLARGE, "more than %d fixes in one batch: send them in several", MaxBatch)
+		return liftrescue.Errorf(liftrescue.ETOOLARGE, "more than %d fixes in one batch: send them in several", MaxBatch)
 	}
-	return fixes, rejected, nil
+	return nil
 }
 
 // decoder reads one batch. It checks the JSON syntax as it goes, like encoding/json, so that a
@@ -115,6 +169,8 @@ type decoder struct {
 	now     time.Time
 	scratch []byte            // unescaped strings
 	ids     map[string]string // device ids seen: a batch repeats a few
+	out     Batch
+	tokens  bool // a fix carried a token
 }
 
 // intern returns s as a string, the same string for the same id throughout the batch.
@@ -133,7 +189,8 @@ func (d *decoder) intern(s []byte) string {
 }
 
 // positions reads the array of fixes at d.i. Past MaxBatch it goes on checking the syntax only.
-func (d *decoder) positions(fixes *[]liftrescue.Fix, rejected *[]liftrescue.Detail) (tooLarge bool, err error) {
+func (d *decoder) positions() (tooLarge bool, err error) {
+	fixes, rejected := &d.out.Fixes, &d.out.Rejected
 	if err := d.open(); err != nil {
 		return false, err
 	}
@@ -151,8 +208,8 @@ func (d *decoder) positions(fixes *[]liftrescue.Fix, rejected *[]liftrescue.Deta
 			err = d.skip()
 		case d.peek() == '{':
 			var f liftrescue.Fix
-			var field, reason string
-			f, field, reason, err = d.position()
+			var field, reason, token string
+			f, token, field, reason, err = d.position()
 			if err == nil && reason == "" {
 				field, reason = checkFix(&f, d.now)
 			}
@@ -160,6 +217,9 @@ func (d *decoder) positions(fixes *[]liftrescue.Fix, rejected *[]liftrescue.Deta
 				*rejected = append(*rejected, liftrescue.Detail{Index: index(n), Field: field, Reason: reason})
 			} else if err == nil {
 				*fixes = append(*fixes, f)
+				d.out.Positions = append(d.out.Positions, n)
+				d.out.Tokens = append(d.out.Tokens, token)
+				d.tokens = d.tokens || token != ""
 			}
 		default:
 			if err = d.skip(); err == nil {
@@ -195,13 +255,14 @@ const (
 	hasHeading
 	hasAccuracy
 	hasAltitude
+	hasToken
 )
 
 // position reads one fix object at d.i. A problem with the fix (the first one) comes back as
 // field and reason; err is for JSON that cannot be read.
-func (d *decoder) position() (f liftrescue.Fix, field, reason string, err error) {
+func (d *decoder) position() (f liftrescue.Fix, token, field, reason string, err error) {
 	if err := d.open(); err != nil {
-		return f, "", "", err
+		return f, "", "", "", err
 	}
 	f = liftrescue.Fix{SpeedKmh: liftrescue.Unknown, Heading: liftrescue.Unknown, AccuracyM: liftrescue.Unknown,
 		AltitudeM: liftrescue.Unknown, Battery: liftrescue.Unknown}
@@ -219,10 +280,10 @@ func (d *decoder) position() (f liftrescue.Fix, field, reason string, err error)
 			d.ws()
 			key, err := d.str()
 			if err != nil {
-				return f, "", "", err
+				return f, "", "", "", err
 			}
 			if err := d.colon(); err != nil {
-				return f, "", "", err
+				return f, "", "", "", err
 			}
 			var num *float64
 			var bit int
@@ -238,7 +299,7 @@ func (d *decoder) position() (f liftrescue.Fix, field, reason string, err error)
 				case '"':
 					s, err := d.str()
 					if err != nil {
-						return f, "", "", err
+						return f, "", "", "", err
 					}
 					f.DeviceID, have = d.intern(s), have|hasID
 				case 'n':
@@ -252,7 +313,7 @@ func (d *decoder) position() (f liftrescue.Fix, field, reason string, err error)
 				case '"':
 					s, err := d.str()
 					if err != nil {
-						return f, "", "", err
+						return f, "", "", "", err
 					}
 					t, perr := time.Parse(time.RFC3339, string(s))
 					if perr != nil {
@@ -264,6 +325,20 @@ func (d *decoder) position() (f liftrescue.Fix, field, reason string, err error)
 				default:
 					err = d.skip()
 					problem("time", "want a string")
+				}
+			case "token":
+				switch d.peek() {
+				case '"':
+					s, err := d.str()
+					if err != nil {
+						return f, "", "", "", err
+					}
+					token = d.intern(s)
+				case 'n':
+					err = d.skip()
+				default:
+					err = d.skip()
+					problem("token", "want a string")
 				}
 			case "lat":
 				num, bit = &f.Lat, hasLat
@@ -286,7 +361,7 @@ func (d *decoder) position() (f liftrescue.Fix, field, reason string, err error)
 				case c == '-' || c >= '0' && c <= '9':
 					tok, err := d.number()
 					if err != nil {
-						return f, "", "", err
+						return f, "", "", "", err
 					}
 					v, perr := strconv.ParseFloat(string(tok), 64)
 					if perr != nil {
@@ -301,7 +376,7 @@ func (d *decoder) position() (f liftrescue.Fix, field, reason string, err error)
 				}
 			}
 			if err != nil {
-				return f, "", "", err
+				return f, "", "", "", err
 			}
 			d.ws()
 			if d.peek() == ',' {
@@ -312,7 +387,7 @@ func (d *decoder) position() (f liftrescue.Fix, field, reason string, err error)
 				d.i++
 				break
 			}
-			return f, "", "", d.errorf("want , or } after a field")
+			return f, "", "", "", d.errorf("want , or } after a field")
 		}
 	}
 	d.depth--
@@ -326,7 +401,7 @@ func (d *decoder) position() (f liftrescue.Fix, field, reason string, err error)
 	case have&hasLon == 0:
 		problem("lon", "missing")
 	}
-	return f, field, reason, nil
+	return f, token, field, reason, nil
 }
 
 // fieldBit returns the bit of a known field, 0 for an unknown one.
@@ -348,6 +423,8 @@ func fieldBit(key []byte) int {
 		return hasAccuracy
 	case "altitude_m":
 		return hasAltitude
+	case "token":
+		return hasToken
 	}
 	return 0
 }

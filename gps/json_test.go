@@ -299,3 +299,37 @@ func objectMembers(b []byte) ([]member, bool) {
 }
 
 func newRand() *rand.Rand { return rand.New(rand.NewPCG(3, 4)) }
+
+func TestDecodeBatchTokensAndPositions(t *testing.T) {
+	now := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	body := `{"positions":[
+		{"device_id":"a","lat":34.8,"lon":117.5,"time":"2026-11-21T07:59:00Z","token":"s3cret-a"},
+		{"device_id":"b","lat":0,"lon":0,"time":"2026-11-21T07:59:00Z","token":"s3cret-b"},
+		{"device_id":"c","lat":34.8,"lon":117.5,"time":"2026-11-21T07:59:00Z"},
+		{"device_id":"d","lat":34.8,"lon":117.5,"time":"2026-11-21T07:59:00Z","token":7},
+		{"device_id":"e","lat":34.8,"lon":117.5,"time":"2026-11-21T07:59:00Z","token":"x","token":"y"}]}`
+	b, err := DecodeBatch([]byte(body), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(b.Positions, b.Tokens); got != "[0 2] [s3cret-a ]" {
+		t.Errorf("positions, tokens = %s", got)
+	}
+	var rejected []string
+	for _, d := range b.Rejected {
+		rejected = append(rejected, fmt.Sprintf("%d %s %s", *d.Index, d.Field, d.Reason))
+	}
+	if got := strings.Join(rejected, "; "); !strings.HasPrefix(got, "1 ") || !strings.Contains(got, "3 token want a string") || !strings.Contains(got, "4 token given twice") {
+		t.Errorf("rejected = %s", got)
+	}
+	// What the pipeline says of the second usable fix is told of the third in the body.
+	two := 1
+	if d := b.Reindex([]liftrescue.Detail{{Index: &two}}); *d[0].Index != 2 {
+		t.Errorf("Reindex = %d, want 2", *d[0].Index)
+	}
+	// Without tokens there are none to carry.
+	b, err = DecodeBatch([]byte(`{"positions":[{"device_id":"c","lat":34.8,"lon":117.5,"time":"2026-11-21T07:59:00Z"}]}`), now)
+	if err != nil || b.Tokens != nil || len(b.Fixes) != 1 {
+		t.Errorf("DecodeBatch without tokens = %+v, %v", b, err)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -709,6 +710,7 @@ func (l *Location) Fix(deviceID string) liftrescue.Fix {
 		AltitudeM: float64(l.AltitudeM),
 		Battery:   liftrescue.Unknown,
 		Flags:     uint64(l.Alarm)<<32 | uint64(l.Status),
+		Unlocated: l.Status&StatusLocated == 0,
 	}
 	if l.Direction > 360 {
 		f.Heading = liftrescue.Unknown
@@ -838,6 +840,56 @@ func ParseRegister(body []byte, v Version) (Register, error) {
 	r.TerminalID, b = gbkText(b[:id]), b[id:]
 	r.PlateColor, r.Plate = b[0], gbkText(b[1:])
 	return r, nil
+}
+
+// AppendRegister appends the body of a register message with r's fields in the layout of v (2013
+// or 2019; r.Layout is not looked at), texts in GBK as terminals send them, cut or NUL-padded to
+// their widths. It is what a terminal sends: for clients, load generators and tests.
+func AppendRegister(dst []byte, v Version, r *Register) []byte {
+	maker, model, id := 5, 20, 7
+	if v == Version2019 {
+		maker, model, id = 11, 30, 30
+	}
+	dst = append(dst, byte(r.Province>>8), byte(r.Province), byte(r.City>>8), byte(r.City))
+	dst = appendGBK(dst, r.Maker, maker)
+	dst = appendGBK(dst, r.Model, model)
+	dst = appendGBK(dst, r.TerminalID, id)
+	dst = append(dst, r.PlateColor)
+	return appendGBK(dst, r.Plate, -1)
+}
+
+// AppendAuth appends the body of an auth message in the layout of v: the code alone in 2013; in
+// 2019 its length, the code, the IMEI (15 bytes) and the software version (20 bytes).
+func AppendAuth(dst []byte, v Version, a *Auth) []byte {
+	if v != Version2019 {
+		return append(dst, a.Code...)
+	}
+	dst = append(dst, byte(len(a.Code)))
+	dst = append(dst, a.Code...)
+	dst = appendGBK(dst, a.IMEI, 15)
+	return appendGBK(dst, a.Software, 20)
+}
+
+// appendGBK appends s in GBK, cut or NUL-padded to n bytes (n < 0: as long as it is). Characters
+// GBK lacks become '?'.
+func appendGBK(dst []byte, s string, n int) []byte {
+	b, err := simplifiedchinese.GBK.NewEncoder().Bytes([]byte(s))
+	if err != nil {
+		b = []byte(strings.Map(func(r rune) rune {
+			if r >= utf8.RuneSelf {
+				return '?'
+			}
+			return r
+		}, s))
+	}
+	if n < 0 {
+		return append(dst, b...)
+	}
+	dst = append(dst, b[:min(len(b), n)]...)
+	for range n - min(len(b), n) {
+		dst = append(dst, 0)
+	}
+	return dst
 }
 
 // Auth is the body of a terminal auth message (0x0102).

@@ -757,3 +757,22 @@ func TestFrameReader(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendRegisterAndAuth(t *testing.T) {
+	for _, v := range []Version{Version2013, Version2019} {
+		in := Register{Province: 37, City: 402, Maker: "GX", Model: "GX-808", TerminalID: "T000001", PlateColor: 1, Plate: "鲁D12345"}
+		r, err := ParseRegister(AppendRegister(nil, v, &in), v)
+		in.Layout = map[Version]int{Version2013: 2013, Version2019: 2019}[v]
+		if err != nil || r != in {
+			t.Errorf("%v: register %+v, %v; want %+v", v, r, err, in)
+		}
+		auth := Auth{Code: "abcdef0123456789", IMEI: "860019900000001", Software: "v1.2"}
+		a, err := ParseAuth(AppendAuth(nil, v, &auth), v)
+		if v == Version2013 {
+			auth.IMEI, auth.Software = "", ""
+		}
+		if err != nil || a != auth {
+			t.Errorf("%v: auth %+v, %v; want %+v", v, a, err, auth)
+		}
+	}
+}

@@ -1,10 +1,14 @@
 package gps
 
 import (
+	"cmp"
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,6 +35,7 @@ const (
 // counted under "invalid " and the field at fault ("invalid time"); its Detail says more.
 const (
 	ReasonUnknownDevice  = "unknown device"
+	ReasonBadSecret      = "bad device secret"
 	ReasonHistoryBacklog = "history backlog"
 	ReasonClosed         = "ingest is shutting down"
 )
@@ -61,6 +66,13 @@ type PipelineConfig struct {
 	// the vehicle's latest than that allows (plus 100 m for GPS noise) is an impossible jump: it
 	// is kept in the history but does not move the vehicle. 0 means DefaultMaxSpeedKmh.
 	MaxSpeedKmh float64
+	// Writers is how many history transactions may run at once: PostgreSQL writes batches
+	// faster side by side (COPY is mostly client and network work); SQLite has one writer
+	// whatever is asked. 0 means 1.
+	Writers int
+	// OnAlarm, when set, is called with every accepted fix that raises an alarm (a tracker's SOS
+	// button), from the goroutine of Accept: it must be quick and must not call Accept.
+	OnAlarm func(vehicleID int64, f liftrescue.Fix)
 	// Logger gets flush failures and new unknown devices; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -76,19 +88,22 @@ type Result struct {
 
 // Stats are the pipeline's counters since it started.
 type Stats struct {
-	Accepted int64 // fixes kept
-	// Rejected counts refused fixes by reason: ReasonUnknownDevice, ReasonHistoryBacklog,
-	// ReasonClosed, "invalid <field>".
-	Rejected map[string]int64
+	Accepted int64 `json:"accepted"` // fixes kept
+	// Rejected counts refused fixes by reason: ReasonUnknownDevice, ReasonBadSecret,
+	// ReasonHistoryBacklog, ReasonClosed, "invalid <field>".
+	Rejected map[string]int64 `json:"rejected"`
+	// Refused counts devices turned away by Authenticate and Register, by the error's text.
+	Refused map[string]int64 `json:"refused"`
 	// UnknownDevices is the number of distinct unknown device ids seen (up to 1024 are told
 	// apart); their fixes are counted in Rejected[ReasonUnknownDevice].
-	UnknownDevices int
-	OutOfOrder     int64 // accepted fixes no newer than their vehicle's latest: history only
-	Jumps          int64 // accepted fixes that were impossible jumps: history only
-	Flushed        int64 // positions written to the history
-	Dropped        int64 // positions the store refused as invalid (a vehicle deleted meanwhile)
-	FlushErrors    int64 // failed writes; their positions are kept and written again
-	Backlog        int   // positions accepted and not yet written
+	UnknownDevices int   `json:"unknown_devices"`
+	OutOfOrder     int64 `json:"out_of_order"` // accepted fixes no newer than their vehicle's latest: history only
+	Jumps          int64 `json:"jumps"`        // accepted fixes that were impossible jumps: history only
+	Unlocated      int64 `json:"unlocated"`    // accepted fixes without a satellite fix: history only
+	Flushed        int64 `json:"flushed"`      // positions written to the history
+	Dropped        int64 `json:"dropped"`      // positions the store refused as invalid (a vehicle deleted meanwhile)
+	FlushErrors    int64 `json:"flush_errors"` // failed writes; their positions are kept and written again
+	Backlog        int   `json:"backlog"`      // positions accepted and not yet written
 }
 
 // maxUnknownDevices bounds the set of unknown device ids remembered, for Stats and to log each once.
@@ -116,9 +131,11 @@ type Pipeline struct {
 	size       int
 	maxBacklog int
 	maxSpeed   float64 // km/h
+	writers    int
+	onAlarm    func(int64, liftrescue.Fix)
 	log        *slog.Logger
 
-	devices atomic.Pointer[map[string]int64] // normalised device id → vehicle id
+	reg registry
 
 	mu      sync.Mutex
 	buf     []liftrescue.Position // accepted, not yet taken by a flush
@@ -131,8 +148,9 @@ type Pipeline struct {
 
 	statsMu  sync.Mutex
 	rejected map[string]int64
+	refused  map[string]int64
 	unknown  map[string]struct{}
-	accepted, outOfOrder, jumpCount,
+	accepted, outOfOrder, jumpCount, unlocated,
 	flushed, dropped, flushErrors atomic.Int64
 
 	kick     chan struct{} // a full batch waits
@@ -166,11 +184,14 @@ func NewPipeline(ctx context.Context, cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	cfg.Writers = max(cfg.Writers, 1)
 	p := &Pipeline{
 		store: cfg.Store, index: cfg.Index, now: cfg.Now, interval: cfg.FlushInterval,
 		size: cfg.FlushSize, maxBacklog: cfg.MaxBacklog, maxSpeed: cfg.MaxSpeedKmh, log: cfg.Logger,
+		writers: cfg.Writers, onAlarm: cfg.OnAlarm,
 		jumps:    map[int64]liftrescue.Fix{},
 		rejected: map[string]int64{},
+		refused:  map[string]int64{},
 		unknown:  map[string]struct{}{},
 		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
@@ -185,10 +206,11 @@ func NewPipeline(ctx context.Context, cfg PipelineConfig) (*Pipeline, error) {
 	return p, nil
 }
 
-// Reload reads the device registry again from the store's vehicles; call it after vehicles are
-// written. Vehicles with no device id are left out.
+// Reload reads the device registry again from the store's vehicles. PutVehicle and
+// RemoveVehicle keep it current vehicle by vehicle; Reload is for changes that touch many (a team
+// moved to another organisation).
 func (p *Pipeline) Reload(ctx context.Context) error {
-	devices := map[string]int64{}
+	byID := map[int64]*liftrescue.Vehicle{}
 	f := liftrescue.VehicleFilter{Paging: liftrescue.Paging{Limit: liftrescue.MaxLimit}}
 	for {
 		page, err := p.store.ListVehicles(ctx, f)
@@ -196,24 +218,102 @@ func (p *Pipeline) Reload(ctx context.Context) error {
 			return fmt.Errorf("load device registry: %w", err)
 		}
 		for _, v := range page.Items {
-			if v.DeviceID == "" {
-				continue
-			}
-			key := normalDevice(v.DeviceID)
-			if other, ok := devices[key]; ok && other != v.ID {
-				p.log.Warn("two vehicles have the same device id; the first keeps it",
-					"device_id", v.DeviceID, "vehicle_id", other, "other_vehicle_id", v.ID)
-				continue
-			}
-			devices[key] = v.ID
+			byID[v.ID] = v
 		}
 		if page.NextCursor == "" {
 			break
 		}
 		f.Cursor = page.NextCursor
 	}
-	p.devices.Store(&devices)
+	r := &p.reg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.devices, r.byID, r.fleet = map[string]device{}, byID, nil
+	for _, v := range r.sortedLocked() {
+		r.addDeviceLocked(v, p.log)
+	}
 	return nil
+}
+
+// PutVehicle adds a vehicle to the registry or replaces it, as it was just stored.
+func (p *Pipeline) PutVehicle(v *liftrescue.Vehicle) {
+	v = new(*v)
+	r := &p.reg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.removeLocked(v.ID)
+	r.byID[v.ID] = v
+	r.addDeviceLocked(v, p.log)
+}
+
+// RemoveVehicle takes a vehicle out of the registry.
+func (p *Pipeline) RemoveVehicle(id int64) {
+	r := &p.reg
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.removeLocked(id)
+}
+
+// registry is the device registry and the fleet. Ingest reads it under the read lock, once per
+// batch; registry writes change it in place.
+type registry struct {
+	mu      sync.RWMutex
+	devices map[string]device // normalised device id → its vehicle
+	byID    map[int64]*liftrescue.Vehicle
+	fleet   []*liftrescue.Vehicle // byID sorted by id; nil when it must be sorted again
+}
+
+func (r *registry) device(id string) (device, bool) {
+	r.mu.RLock()
+	d, ok := r.devices[normalDevice(id)]
+	r.mu.RUnlock()
+	return d, ok
+}
+
+func (r *registry) addDeviceLocked(v *liftrescue.Vehicle, log *slog.Logger) {
+	r.fleet = nil
+	if v.DeviceID == "" {
+		return
+	}
+	key := normalDevice(v.DeviceID)
+	if other, ok := r.devices[key]; ok && other.vehicle != v.ID {
+		log.Warn("two vehicles have the same device id; the first keeps it",
+			"device_id", v.DeviceID, "vehicle_id", other.vehicle, "other_vehicle_id", v.ID)
+		return
+	}
+	r.devices[key] = device{vehicle: v.ID, secret: v.DeviceSecret, plate: normalPlate(v.Plate)}
+}
+
+func (r *registry) removeLocked(id int64) {
+	old, ok := r.byID[id]
+	if !ok {
+		return
+	}
+	delete(r.byID, id)
+	r.fleet = nil
+	if key := normalDevice(old.DeviceID); old.DeviceID != "" && r.devices[key].vehicle == id {
+		delete(r.devices, key)
+	}
+}
+
+func (r *registry) sortedLocked() []*liftrescue.Vehicle {
+	if r.fleet == nil {
+		r.fleet = slices.SortedFunc(maps.Values(r.byID), func(a, b *liftrescue.Vehicle) int { return cmp.Compare(a.ID, b.ID) })
+	}
+	return r.fleet
+}
+
+// device is a tracker fitted to a vehicle.
+type device struct {
+	vehicle int64
+	secret  string
+	plate   string // normalPlate of the vehicle's plate
+}
+
+// normalPlate lets a plate typed in the registry match the one a terminal sends: case and spaces
+// differ between the two.
+func normalPlate(plate string) string {
+	return strings.ToUpper(strings.Join(strings.Fields(plate), ""))
 }
 
 // normalDevice returns the key of a device id in the registry. An id of digits only loses its
@@ -240,14 +340,108 @@ func normalDevice(id string) string {
 
 // VehicleOf returns the vehicle a device is fitted to.
 func (p *Pipeline) VehicleOf(deviceID string) (int64, bool) {
-	id, ok := (*p.devices.Load())[normalDevice(deviceID)]
-	return id, ok
+	d, ok := p.reg.device(deviceID)
+	return d.vehicle, ok
+}
+
+// Fleet returns every vehicle of the registry, with or without a tracker, by ascending id, as of
+// the last Reload. The vehicles are shared: callers must not change them.
+func (p *Pipeline) Fleet() []*liftrescue.Vehicle {
+	r := &p.reg
+	r.mu.RLock()
+	fleet := r.fleet
+	r.mu.RUnlock()
+	if fleet != nil {
+		return fleet
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sortedLocked()
+}
+
+// Errors of Authenticate and Register. Both count in Stats.Refused.
+var (
+	ErrUnknownDevice = errors.New(ReasonUnknownDevice)
+	ErrBadSecret     = errors.New(ReasonBadSecret)
+	// ErrPlateMismatch: a JT/T 808 terminal registered with a plate other than its vehicle's.
+	ErrPlateMismatch = errors.New("plate does not match the vehicle")
+)
+
+// Authenticate checks a device's secret (an HTTP token, a JT/T 808 auth code) and returns the
+// vehicle it is fitted to. The comparison takes the same time whatever the secret.
+func (p *Pipeline) Authenticate(deviceID, secret string) (vehicleID int64, err error) {
+	d, ok := p.reg.device(deviceID)
+	switch {
+	case !ok:
+		p.unknownDevice(deviceID)
+		err = ErrUnknownDevice
+	case !d.verify(secret):
+		err = ErrBadSecret
+	default:
+		return d.vehicle, nil
+	}
+	p.refuse(err)
+	return 0, err
+}
+
+// Register answers a JT/T 808 terminal's registration: a known device that sends its vehicle's
+// plate (any plate when the vehicle has none registered) gets its auth code, the device secret, to authenticate
+// with from then on. The protocol has no secret before this step; checking the plate is what the
+// standard offers. A deployment that wants no registration over the air configures terminals
+// with their auth codes and turns registration off in the JT/T 808 server.
+func (p *Pipeline) Register(deviceID, plate string) (vehicleID int64, authCode string, err error) {
+	d, ok := p.reg.device(deviceID)
+	switch {
+	case !ok:
+		p.unknownDevice(deviceID)
+		err = ErrUnknownDevice
+	case d.secret == "":
+		err = ErrBadSecret
+	case d.plate != "" && normalPlate(plate) != d.plate:
+		// A terminal that sends no plate gets no code for a vehicle that has one: else the
+		// phone number alone, printed on many a SIM card, would reveal the secret.
+		err = ErrPlateMismatch
+	default:
+		return d.vehicle, d.secret, nil
+	}
+	p.refuse(err)
+	return 0, "", err
+}
+
+func (d device) verify(secret string) bool {
+	return d.secret != "" && subtle.ConstantTimeCompare([]byte(d.secret), []byte(secret)) == 1
+}
+
+func (p *Pipeline) refuse(err error) {
+	p.statsMu.Lock()
+	p.refused[err.Error()]++
+	p.statsMu.Unlock()
+}
+
+// Proof says how the fixes given to Accept show that they come from their devices. The zero Proof
+// proves nothing: every fix is refused with ReasonBadSecret.
+type Proof struct {
+	// Trusted: the caller has authenticated the sender already (a JT/T 808 session after its auth
+	// message, a request with the ingest key, the demo city's simulator).
+	Trusted bool
+	// Secret is the device secret that covers every fix of the batch (an OsmAnd request's token).
+	Secret string
+	// Secrets holds a secret per fix, index for index (a JSON batch in which each fix carries its
+	// device's token); a non-empty one takes the place of Secret for its fix.
+	Secrets []string
+}
+
+func (pr *Proof) secret(i int) string {
+	if i < len(pr.Secrets) && pr.Secrets[i] != "" {
+		return pr.Secrets[i]
+	}
+	return pr.Secret
 }
 
 // Accept takes a batch of fixes, in any order, from any devices. Each fix is checked on its own:
 // one bad fix does not reject the others. It never waits for the database; when the history
 // backlog is full it rejects fixes with ReasonHistoryBacklog (see PipelineConfig.MaxBacklog).
-func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix) Result {
+func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix, proof Proof) Result {
 	var res Result
 	if len(fixes) == 0 {
 		return res
@@ -266,7 +460,11 @@ func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix) Result {
 	}
 	p.mu.Unlock()
 
-	devices := *p.devices.Load()
+	// The registry stays read-locked over the batch; alarms are told after it is released, so
+	// that OnAlarm may write vehicles.
+	var alarms []int // in out
+	p.reg.mu.RLock()
+	devices := p.reg.devices
 	out := make([]liftrescue.Position, 0, room)
 	for i := range fixes {
 		f := fixes[i]
@@ -282,15 +480,28 @@ func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix) Result {
 			p.reject(&res, i, field, "", reason, "invalid "+cmpOr(field, "fix"))
 			continue
 		}
-		vid, ok := devices[normalDevice(f.DeviceID)]
-		if !ok {
+		d, ok := devices[normalDevice(f.DeviceID)]
+		switch {
+		case !ok:
 			p.unknownDevice(f.DeviceID)
 			p.reject(&res, i, "device_id", f.DeviceID, ReasonUnknownDevice, ReasonUnknownDevice)
 			continue
+		case !proof.Trusted && !d.verify(proof.secret(i)):
+			p.reject(&res, i, "token", "", ReasonBadSecret, ReasonBadSecret)
+			continue
 		}
 		f.Time = fixTime(f.Time)
-		p.apply(vid, &f)
-		out = append(out, liftrescue.Position{VehicleID: vid, Fix: f, ReceivedAt: received})
+		p.apply(d.vehicle, &f)
+		if f.Alarm != "" {
+			alarms = append(alarms, len(out))
+		}
+		out = append(out, liftrescue.Position{VehicleID: d.vehicle, Fix: f, ReceivedAt: received})
+	}
+	p.reg.mu.RUnlock()
+	if p.onAlarm != nil {
+		for _, i := range alarms {
+			p.onAlarm(out[i].VehicleID, out[i].Fix)
+		}
 	}
 
 	p.mu.Lock()
@@ -316,8 +527,13 @@ func cmpOr(s, def string) string {
 	return s
 }
 
-// apply moves the vehicle unless the fix is an impossible jump or older than the vehicle's latest.
+// apply moves the vehicle unless the fix is unlocated, an impossible jump or older than the
+// vehicle's latest.
 func (p *Pipeline) apply(vid int64, f *liftrescue.Fix) {
+	if f.Unlocated {
+		p.unlocated.Add(1)
+		return
+	}
 	if s, ok := p.index.Vehicle(vid); ok && f.Time.After(s.Time) && p.impossible(s.Lon, s.Lat, s.Time, f) {
 		// Two fixes that agree with each other, the latest flagged and this one, say that the
 		// vehicle really is there (a tracker off while the van was carried, a first fix far from
@@ -374,14 +590,11 @@ func (p *Pipeline) unknownDevice(id string) {
 // Stats returns the counters.
 func (p *Pipeline) Stats() Stats {
 	s := Stats{
-		Accepted: p.accepted.Load(), OutOfOrder: p.outOfOrder.Load(), Jumps: p.jumpCount.Load(),
+		Accepted: p.accepted.Load(), OutOfOrder: p.outOfOrder.Load(), Jumps: p.jumpCount.Load(), Unlocated: p.unlocated.Load(),
 		Flushed: p.flushed.Load(), Dropped: p.dropped.Load(), FlushErrors: p.flushErrors.Load(),
-		Rejected: map[string]int64{},
 	}
 	p.statsMu.Lock()
-	for k, v := range p.rejected {
-		s.Rejected[k] = v
-	}
+	s.Rejected, s.Refused = maps.Clone(p.rejected), maps.Clone(p.refused)
 	s.UnknownDevices = len(p.unknown)
 	p.statsMu.Unlock()
 	p.mu.Lock()
@@ -412,7 +625,8 @@ func (p *Pipeline) run(ctx context.Context) {
 }
 
 // Flush writes everything accepted so far to the history, in transactions of at most FlushSize
-// positions. On failure the positions not written are kept for the next flush.
+// positions, up to Writers of them at once. On failure the positions not written are kept for the
+// next flush.
 func (p *Pipeline) Flush(ctx context.Context) error {
 	p.flushMu.Lock()
 	defer p.flushMu.Unlock()
@@ -425,61 +639,87 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 
-	done := 0
-	var err error
-	for done < len(p.pending) && err == nil {
-		n := min(p.size, len(p.pending)-done)
-		err = p.store.AppendPositions(ctx, p.pending[done:done+n])
-		switch {
-		case err == nil:
-			done += n
-			p.flushed.Add(int64(n))
-			p.release(n)
-		case p.dropInvalid(err, n, done):
-			err = nil // the rest of the batch goes again
-		default:
-			p.flushErrors.Add(1)
-			p.log.Error("write position history; will retry", "positions", len(p.pending)-done, "err", err)
-		}
+	// Batches are cut from pending and written concurrently; a batch that fails keeps what it
+	// could not write at its front, and pending is compacted at the end.
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, p.writers)
+		errs = make([]error, (len(p.pending)+p.size-1)/p.size)
+		kept = make([]int, len(errs)) // positions each batch could not write
+	)
+	for b := range errs {
+		batch := p.pending[b*p.size : min((b+1)*p.size, len(p.pending))]
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			kept[b], errs[b] = p.write(ctx, batch)
+		})
 	}
-	p.pending = p.pending[:copy(p.pending, p.pending[done:])]
-	if err != nil {
+	wg.Wait()
+	w := 0
+	for b, n := range kept {
+		from := b * p.size
+		w += copy(p.pending[w:], p.pending[from:from+n])
+	}
+	clear(p.pending[w:])
+	p.pending = p.pending[:w]
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("flush positions: %w", err)
 	}
 	return nil
 }
 
-// dropInvalid removes from the batch of n positions at pending[from:] those that err names by
-// index as invalid, and reports whether it removed any.
-func (p *Pipeline) dropInvalid(err error, n, from int) bool {
+// write stores a batch and returns how many of its positions, now at its front, it could not
+// write. Positions the store names as invalid (their vehicle was deleted meanwhile) are dropped
+// and the rest written again.
+func (p *Pipeline) write(ctx context.Context, batch []liftrescue.Position) (int, error) {
+	for len(batch) > 0 {
+		err := p.store.AppendPositions(ctx, batch)
+		if err == nil {
+			p.flushed.Add(int64(len(batch)))
+			p.release(len(batch))
+			return 0, nil
+		}
+		p.flushErrors.Add(1)
+		n, dropped := dropInvalid(err, batch)
+		if !dropped {
+			p.log.Error("write position history; will retry", "positions", len(batch), "err", err)
+			return len(batch), err
+		}
+		p.dropped.Add(int64(len(batch) - n))
+		p.release(len(batch) - n)
+		p.log.Warn("positions refused by the history dropped (vehicle deleted?)", "dropped", len(batch)-n, "err", err)
+		batch = batch[:n]
+	}
+	return 0, nil
+}
+
+// dropInvalid removes from the batch the positions err names by index as invalid, keeping the
+// others at its front, and returns how many are kept; it reports false, changing nothing, when err
+// does not name positions of the batch.
+func dropInvalid(err error, batch []liftrescue.Position) (int, bool) {
 	if liftrescue.ErrorCode(err) != liftrescue.EINVALID {
-		return false
+		return len(batch), false
 	}
 	bad := map[int]bool{}
 	for _, d := range liftrescue.ErrorDetails(err) {
-		if d.Index == nil || *d.Index < 0 || *d.Index >= n {
-			return false // not a position we can name: keep all, retry later
+		if d.Index == nil || *d.Index < 0 || *d.Index >= len(batch) {
+			return len(batch), false // not a position we can name: keep all, retry later
 		}
 		bad[*d.Index] = true
 	}
 	if len(bad) == 0 {
-		return false
+		return len(batch), false
 	}
-	rest := p.pending[from:]
 	w := 0
-	for i := range rest {
+	for i := range batch {
 		if !bad[i] {
-			rest[w] = rest[i]
+			batch[w] = batch[i]
 			w++
 		}
 	}
-	clear(rest[w:])
-	p.pending = p.pending[:from+w]
-	p.dropped.Add(int64(len(bad)))
-	p.flushErrors.Add(1)
-	p.release(len(bad))
-	p.log.Warn("positions refused by the history dropped (vehicle deleted?)", "dropped", len(bad), "err", err)
-	return true
+	clear(batch[w:])
+	return w, true
 }
 
 func (p *Pipeline) release(n int) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -78,7 +79,7 @@ func MustPipeline(tb testing.TB, n int, cfg PipelineConfig) *pipeFixture {
 	return f
 }
 
-func device(i int) string { return fmt.Sprintf("0139%08d", i) }
+func dev(i int) string { return fmt.Sprintf("0139%08d", i) }
 
 // fix is device i's fix at t0 plus seconds, east of a point by metres.
 func fix(dev string, seconds int, eastM float64) liftrescue.Fix {
@@ -105,14 +106,14 @@ func (f *pipeFixture) where(tb testing.TB, v int64) geo.VehicleState {
 
 func mustAccept(tb testing.TB, f *pipeFixture, fixes ...liftrescue.Fix) {
 	tb.Helper()
-	if res := f.p.Accept(f.ctx, fixes); res.Accepted != len(fixes) || len(res.Rejected) != 0 {
+	if res := f.p.Accept(f.ctx, fixes, trusted); res.Accepted != len(fixes) || len(res.Rejected) != 0 {
 		tb.Fatalf("Accept = %+v, want all %d accepted", res, len(fixes))
 	}
 }
 
 func TestPipelineAcceptMovesAndStores(t *testing.T) {
 	f := MustPipeline(t, 3, PipelineConfig{})
-	mustAccept(t, f, fix(device(0), -20, 0), fix(device(1), -20, 500), fix(device(0), -10, 50))
+	mustAccept(t, f, fix(dev(0), -20, 0), fix(dev(1), -20, 500), fix(dev(0), -10, 50))
 	if s := f.where(t, f.vehicles[0]); !s.Time.Equal(pipeT0.Add(-10*time.Second)) || s.Lon != 117.5+50.0/91400 {
 		t.Errorf("vehicle 0 = %+v, want its latest fix", s)
 	}
@@ -134,17 +135,17 @@ func TestPipelineAcceptMovesAndStores(t *testing.T) {
 	if st.Accepted != 3 || st.Flushed != 3 || st.Backlog != 0 {
 		t.Errorf("stats = %+v", st)
 	}
-	if res := f.p.Accept(f.ctx, []liftrescue.Fix{fix(device(0), 0, 0)}); res.Accepted != 0 || res.Rejected[0].Reason != ReasonClosed {
+	if res := f.p.Accept(f.ctx, []liftrescue.Fix{fix(dev(0), 0, 0)}, trusted); res.Accepted != 0 || res.Rejected[0].Reason != ReasonClosed {
 		t.Errorf("Accept after Close = %+v", res)
 	}
 }
 
 func TestPipelineRejects(t *testing.T) {
 	f := MustPipeline(t, 1, PipelineConfig{})
-	bad := fix(device(0), 0, 0)
+	bad := fix(dev(0), 0, 0)
 	bad.Lat = 95
-	future := fix(device(0), 3600, 0)
-	res := f.p.Accept(f.ctx, []liftrescue.Fix{fix("013999999999", 0, 0), fix(device(0), 0, 0), bad, future, fix("x", 0, 0), fix("x", 1, 0)})
+	future := fix(dev(0), 3600, 0)
+	res := f.p.Accept(f.ctx, []liftrescue.Fix{fix("013999999999", 0, 0), fix(dev(0), 0, 0), bad, future, fix("x", 0, 0), fix("x", 1, 0)}, trusted)
 	if res.Accepted != 1 || len(res.Rejected) != 5 {
 		t.Fatalf("Accept = %+v, want 1 accepted, 5 rejected", res)
 	}
@@ -168,8 +169,8 @@ func TestPipelineRejects(t *testing.T) {
 
 func TestPipelineOutOfOrderKeptNotApplied(t *testing.T) {
 	f := MustPipeline(t, 1, PipelineConfig{})
-	mustAccept(t, f, fix(device(0), -10, 100))
-	mustAccept(t, f, fix(device(0), -30, 0), fix(device(0), -10, 200)) // older, then same time
+	mustAccept(t, f, fix(dev(0), -10, 100))
+	mustAccept(t, f, fix(dev(0), -30, 0), fix(dev(0), -10, 200)) // older, then same time
 	if s := f.where(t, f.vehicles[0]); s.Lon != 117.5+100.0/91400 || !s.Time.Equal(pipeT0.Add(-10*time.Second)) {
 		t.Errorf("vehicle moved back in time: %+v", s)
 	}
@@ -184,10 +185,10 @@ func TestPipelineOutOfOrderKeptNotApplied(t *testing.T) {
 
 func TestPipelineImpossibleJump(t *testing.T) {
 	f := MustPipeline(t, 1, PipelineConfig{MaxSpeedKmh: 150})
-	mustAccept(t, f, fix(device(0), -100, 0))
-	mustAccept(t, f, fix(device(0), -90, 300))     // 108 km/h: fine
-	mustAccept(t, f, fix(device(0), -80, 50_000))  // 50 km in 10 s
-	mustAccept(t, f, fix(device(0), -70, -40_000)) // and back the other way, far from both
+	mustAccept(t, f, fix(dev(0), -100, 0))
+	mustAccept(t, f, fix(dev(0), -90, 300))     // 108 km/h: fine
+	mustAccept(t, f, fix(dev(0), -80, 50_000))  // 50 km in 10 s
+	mustAccept(t, f, fix(dev(0), -70, -40_000)) // and back the other way, far from both
 	if s := f.where(t, f.vehicles[0]); s.Lon != 117.5+300.0/91400 {
 		t.Errorf("vehicle = %+v, want it where it was before the jumps", s)
 	}
@@ -195,7 +196,7 @@ func TestPipelineImpossibleJump(t *testing.T) {
 		t.Errorf("Jumps = %d, want 2", got)
 	}
 	// A second fix that agrees with the last flagged one confirms the vehicle is really there.
-	mustAccept(t, f, fix(device(0), -60, -39_900))
+	mustAccept(t, f, fix(dev(0), -60, -39_900))
 	if s := f.where(t, f.vehicles[0]); s.Lon != 117.5-39_900.0/91400 {
 		t.Errorf("vehicle = %+v, want the confirmed jump applied", s)
 	}
@@ -208,7 +209,7 @@ func TestPipelineImpossibleJump(t *testing.T) {
 func TestPipelineLeadingZeros(t *testing.T) {
 	f := MustPipeline(t, 2, PipelineConfig{})
 	// Registered as 013900000001: a JT/T 808 2013 phone, its 2019 form and the number as typed.
-	mustAccept(t, f, fix("13900000001", -30, 0), fix("00000000013900000001", -20, 10), fix(device(1), -10, 20))
+	mustAccept(t, f, fix("13900000001", -30, 0), fix("00000000013900000001", -20, 10), fix(dev(1), -10, 20))
 	if s := f.where(t, f.vehicles[1]); !s.Time.Equal(pipeT0.Add(-10 * time.Second)) {
 		t.Errorf("vehicle 1 = %+v", s)
 	}
@@ -227,7 +228,7 @@ func TestPipelineReload(t *testing.T) {
 	storetest.MustOK(t, err)
 	nv := &liftrescue.Vehicle{TeamID: v.TeamID, Plate: "鲁D99999", DeviceID: "867530912345678", OnDuty: true}
 	storetest.MustOK(t, f.store.CreateVehicle(f.ctx, nv))
-	if res := f.p.Accept(f.ctx, []liftrescue.Fix{fix(nv.DeviceID, 0, 0)}); res.Accepted != 0 {
+	if res := f.p.Accept(f.ctx, []liftrescue.Fix{fix(nv.DeviceID, 0, 0)}, trusted); res.Accepted != 0 {
 		t.Fatalf("Accept before Reload = %+v, want the device unknown", res)
 	}
 	storetest.MustOK(t, f.p.Reload(f.ctx))
@@ -237,7 +238,7 @@ func TestPipelineReload(t *testing.T) {
 
 func TestPipelineFlushesBySize(t *testing.T) {
 	f := MustPipeline(t, 1, PipelineConfig{FlushSize: 1})
-	mustAccept(t, f, fix(device(0), -10, 0))
+	mustAccept(t, f, fix(dev(0), -10, 0))
 	select {
 	case n := <-f.store.written:
 		if n != 1 {
@@ -256,9 +257,9 @@ func TestPipelineBacklogBound(t *testing.T) {
 	f.store.fail.Store(true)
 	var fixes []liftrescue.Fix
 	for i := range 8 {
-		fixes = append(fixes, fix(device(0), -100+i, float64(i)))
+		fixes = append(fixes, fix(dev(0), -100+i, float64(i)))
 	}
-	res := f.p.Accept(f.ctx, fixes)
+	res := f.p.Accept(f.ctx, fixes, trusted)
 	if res.Accepted != 5 || len(res.Rejected) != 3 || res.Rejected[0].Reason != ReasonHistoryBacklog || *res.Rejected[0].Index != 5 {
 		t.Fatalf("Accept = %+v, want 5 accepted and the rest refused for the backlog", res)
 	}
@@ -269,7 +270,7 @@ func TestPipelineBacklogBound(t *testing.T) {
 	if st.Backlog != 5 || st.FlushErrors == 0 || st.Rejected[ReasonHistoryBacklog] != 3 {
 		t.Errorf("stats = %+v", st)
 	}
-	if res := f.p.Accept(f.ctx, fixes[5:]); res.Accepted != 0 {
+	if res := f.p.Accept(f.ctx, fixes[5:], trusted); res.Accepted != 0 {
 		t.Errorf("Accept with a full backlog = %+v", res)
 	}
 	// The database is back: nothing accepted was lost, and there is room again.
@@ -290,7 +291,7 @@ func TestPipelineDeletedVehicleDropped(t *testing.T) {
 	f.store.fail.Store(true) // hold everything in the buffer
 	var fixes []liftrescue.Fix
 	for i := range 10 {
-		fixes = append(fixes, fix(device(i%3), -100+i, float64(i)))
+		fixes = append(fixes, fix(dev(i%3), -100+i, float64(i)))
 	}
 	mustAccept(t, f, fixes...)
 	storetest.MustOK(t, f.store.DeleteVehicle(f.ctx, f.vehicles[1]))
@@ -313,9 +314,9 @@ func TestPipelineConcurrentAccept(t *testing.T) {
 			for b := range batches {
 				fixes := make([]liftrescue.Fix, per)
 				for i := range fixes {
-					fixes[i] = fix(device(w), -1000+b*per+i, float64(b*per+i))
+					fixes[i] = fix(dev(w), -1000+b*per+i, float64(b*per+i))
 				}
-				if res := f.p.Accept(f.ctx, fixes); res.Accepted != per {
+				if res := f.p.Accept(f.ctx, fixes, trusted); res.Accepted != per {
 					t.Errorf("Accept = %+v", res) // not Fatal: this is not the test's goroutine
 				}
 				f.p.Stats()
@@ -349,7 +350,7 @@ func BenchmarkAccept1000(b *testing.B) {
 	fixes := make([]liftrescue.Fix, n)
 	devices := make([]string, n)
 	for i := range devices {
-		devices[i] = device(i)
+		devices[i] = dev(i)
 	}
 	round := 0
 	b.ReportAllocs()
@@ -360,7 +361,7 @@ func BenchmarkAccept1000(b *testing.B) {
 		for i := range fixes {
 			fixes[i] = fix(devices[i], round, float64(round%1000))
 		}
-		f.p.Accept(f.ctx, fixes)
+		f.p.Accept(f.ctx, fixes, trusted)
 	}
 	b.StopTimer()
 	// Accept is faster than SQLite writes: once the backlog is full, the fixes beyond what the
@@ -371,5 +372,121 @@ func BenchmarkAccept1000(b *testing.B) {
 	b.ReportMetric(float64(st.Rejected[ReasonHistoryBacklog])/float64(b.N*n), "backlog-refused/fix")
 	if err := f.p.Close(f.ctx); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// trusted is the proof of a caller that has authenticated the sender itself.
+var trusted = Proof{Trusted: true}
+
+func TestPipelineProof(t *testing.T) {
+	f := MustPipeline(t, 2, PipelineConfig{})
+	secret := func(i int) string {
+		v, err := f.store.FindVehicle(f.ctx, f.vehicles[i])
+		storetest.MustOK(t, err)
+		if v.DeviceSecret == "" {
+			t.Fatalf("vehicle %d has no device secret", v.ID)
+		}
+		return v.DeviceSecret
+	}
+	s0, s1 := secret(0), secret(1)
+	reasons := func(res Result) []string {
+		var out []string
+		for _, d := range res.Rejected {
+			out = append(out, fmt.Sprintf("%d %s", *d.Index, d.Reason))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name     string
+		proof    Proof
+		accepted int
+		rejected []string
+	}{
+		{"no proof", Proof{}, 0, []string{"0 bad device secret", "1 bad device secret"}},
+		{"one secret for a batch of two devices", Proof{Secret: s0}, 1, []string{"1 bad device secret"}},
+		{"a secret per fix", Proof{Secrets: []string{s0, s1}}, 2, nil},
+		{"per fix over the batch's", Proof{Secret: s1, Secrets: []string{s0}}, 2, nil},
+		{"a wrong secret", Proof{Secrets: []string{s1, s0}}, 0, []string{"0 bad device secret", "1 bad device secret"}},
+		{"a prefix of the secret", Proof{Secrets: []string{s0[:len(s0)-1], s1 + "x"}}, 0, []string{"0 bad device secret", "1 bad device secret"}},
+		{"trusted", trusted, 2, nil},
+	} {
+		res := f.p.Accept(f.ctx, []liftrescue.Fix{fix(dev(0), -10, 0), fix(dev(1), -10, 0)}, c.proof)
+		if got := reasons(res); res.Accepted != c.accepted || fmt.Sprint(got) != fmt.Sprint(c.rejected) {
+			t.Errorf("%s: accepted %d, rejected %q; want %d, %q", c.name, res.Accepted, got, c.accepted, c.rejected)
+		}
+	}
+	if st := f.p.Stats(); st.Rejected[ReasonBadSecret] != 7 {
+		t.Errorf("stats = %+v, want 7 fixes refused for their secret", st)
+	}
+}
+
+func TestPipelineAuthenticateAndRegister(t *testing.T) {
+	f := MustPipeline(t, 1, PipelineConfig{})
+	v, err := f.store.FindVehicle(f.ctx, f.vehicles[0])
+	storetest.MustOK(t, err)
+	if id, err := f.p.Authenticate("13900000000", v.DeviceSecret); err != nil || id != v.ID {
+		t.Errorf("Authenticate with the secret = %d, %v", id, err)
+	}
+	for _, c := range []struct {
+		device, secret string
+		want           error
+	}{
+		{dev(0), "", ErrBadSecret},
+		{dev(0), v.DeviceSecret + " ", ErrBadSecret},
+		{"013999999999", v.DeviceSecret, ErrUnknownDevice},
+	} {
+		if _, err := f.p.Authenticate(c.device, c.secret); err != c.want {
+			t.Errorf("Authenticate(%q, %q) = %v, want %v", c.device, c.secret, err, c.want)
+		}
+	}
+	// Registration hands the auth code to a known terminal whose plate, if it sends one, matches.
+	plate := " " + strings.ToLower(v.Plate[:4]) + " " + v.Plate[4:] // spaces and case differ
+	for _, p := range []string{v.Plate, plate} {
+		if id, code, err := f.p.Register("00000000013900000000", p); err != nil || id != v.ID || code != v.DeviceSecret {
+			t.Errorf("Register(plate %q) = %d, %q, %v; want the vehicle's secret", p, id, code, err)
+		}
+	}
+	for _, p := range []string{"鲁A00000", ""} { // another plate, or none for a vehicle that has one
+		if _, code, err := f.p.Register(dev(0), p); err != ErrPlateMismatch || code != "" {
+			t.Errorf("Register with plate %q = %q, %v", p, code, err)
+		}
+	}
+	if _, _, err := f.p.Register("013999999999", ""); err != ErrUnknownDevice {
+		t.Errorf("Register of an unknown terminal = %v", err)
+	}
+	st := f.p.Stats()
+	if st.Refused[ReasonBadSecret] != 2 || st.Refused[ReasonUnknownDevice] != 2 || st.Refused[ErrPlateMismatch.Error()] != 2 {
+		t.Errorf("refused = %v", st.Refused)
+	}
+	if fleet := f.p.Fleet(); len(fleet) != 1 || fleet[0].ID != v.ID {
+		t.Errorf("fleet = %+v", fleet)
+	}
+}
+
+func TestPipelineConcurrentWriters(t *testing.T) {
+	f := MustPipeline(t, 5, PipelineConfig{FlushSize: 7, Writers: 3})
+	f.store.fail.Store(true)
+	var fixes []liftrescue.Fix
+	for i := range 100 {
+		fixes = append(fixes, fix(dev(i%5), -200+i, float64(i)))
+	}
+	mustAccept(t, f, fixes...)
+	if err := f.p.Flush(f.ctx); err == nil {
+		t.Fatal("Flush with the database down succeeded")
+	}
+	storetest.MustOK(t, f.store.DeleteVehicle(f.ctx, f.vehicles[2]))
+	f.store.fail.Store(false)
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	for i, id := range f.vehicles {
+		want := 20
+		if i == 2 {
+			continue
+		}
+		if h := f.track(t, id); len(h) != want {
+			t.Errorf("vehicle %d: %d positions in the history, want %d", i, len(h), want)
+		}
+	}
+	if st := f.p.Stats(); st.Flushed != 80 || st.Dropped != 20 || st.Backlog != 0 {
+		t.Errorf("stats = %+v", st)
 	}
 }

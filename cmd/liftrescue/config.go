@@ -11,6 +11,10 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // the centre's zone must load on a machine without zoneinfo
+
+	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/geo"
+	"github.com/liftrescue/liftrescue/gps"
 )
 
 // Config is read once per command: defaults, overridden by LIFTRESCUE_* environment variables,
@@ -22,6 +26,19 @@ type Config struct {
 	TimeZone string // the centre's zone, for times shown and local times read
 	LogLevel string
 	LogJSON  bool
+
+	// Tracker ingest and the live index.
+	OsmAndAddr     string // OsmAnd / Traccar Client HTTP listen address; empty turns it off
+	JT808Addr      string // JT/T 808 TCP listen address; empty turns it off
+	JT808Register  bool   // answer JT/T 808 registrations with the auth code
+	IngestKey      string // lets a gateway post fixes of any device to /api/v1/positions
+	H3Resolution   int
+	StaleAfter     time.Duration
+	OfflineAfter   time.Duration
+	MaxSpeedKmh    int
+	FlushInterval  time.Duration
+	HistoryWriters int           // history transactions at once; 0 picks by database
+	Retention      time.Duration // position history kept; 0 keeps it all
 
 	location *time.Location
 }
@@ -74,6 +91,17 @@ func (f *flags) Int(p *int, name string, def int, usage string) {
 	f.IntVar(p, name, def, usage)
 }
 
+func (f *flags) Duration(p *time.Duration, name string, def time.Duration, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q: want a duration such as 90s or 2h", envName(name), v))
+		}
+		def = d
+	}
+	f.DurationVar(p, name, def, usage)
+}
+
 func (f *flags) Bool(p *bool, name string, def bool, usage string) {
 	if v, ok := os.LookupEnv(envName(name)); ok {
 		b, err := strconv.ParseBool(v)
@@ -106,6 +134,17 @@ func (c *Config) storeFlags(f *flags) {
 func (c *Config) serveFlags(f *flags) {
 	c.storeFlags(f)
 	f.String(&c.Addr, "addr", "127.0.0.1:8080", "HTTP listen address (host:port; port 0 picks a free one)")
+	f.String(&c.OsmAndAddr, "osmand-addr", "127.0.0.1:5055", "listen address of the OsmAnd / Traccar Client protocol (HTTP); empty turns it off. Trackers on the road need 0.0.0.0:5055")
+	f.String(&c.JT808Addr, "jt808-addr", "127.0.0.1:6808", "listen address of JT/T 808 trackers (TCP); empty turns it off")
+	f.Bool(&c.JT808Register, "jt808-register", true, "answer JT/T 808 registrations (0x0100) of known terminals with their auth code; off, terminals must be configured with it")
+	f.String(&c.IngestKey, "ingest-key", "", "a key that lets a gateway post fixes of any device to /api/v1/positions (Authorization: Bearer KEY); empty: only device secrets")
+	f.Int(&c.H3Resolution, "h3-res", geo.DefaultH3Resolution, "H3 resolution of the live index's cells (1–15)")
+	f.Duration(&c.StaleAfter, "stale-after", liftrescue.DefaultStaleAfter, "a vehicle silent this long is stale")
+	f.Duration(&c.OfflineAfter, "offline-after", liftrescue.DefaultOfflineAfter, "a vehicle silent this long is offline")
+	f.Int(&c.MaxSpeedKmh, "max-speed-kmh", gps.DefaultMaxSpeedKmh, "a fix farther from the last than this speed allows is an impossible jump")
+	f.Duration(&c.FlushInterval, "flush-interval", gps.DefaultFlushInterval, "the position history is written at least this often; a crash loses at most this much")
+	f.Int(&c.HistoryWriters, "history-writers", 0, "position history transactions at once (0: 4 on PostgreSQL, 1 on SQLite)")
+	f.Duration(&c.Retention, "retention", 90*24*time.Hour, "position history older than this is deleted (checked hourly); 0 keeps it all")
 }
 
 // Validate checks the configuration once, before anything starts.
@@ -123,6 +162,11 @@ func (c *Config) Validate() error {
 	if c.DB != "" && !strings.HasPrefix(c.DB, "postgres://") && !strings.HasPrefix(c.DB, "postgresql://") {
 		return fmt.Errorf("--db: want a postgres:// URL, or nothing for the embedded database")
 	}
+	if c.Addr != "" { // a command that serves
+		if err := c.validateServe(); err != nil {
+			return err
+		}
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -133,3 +177,37 @@ func (c *Config) Validate() error {
 
 // sqlitePath is the embedded database file of a command ("liftrescue" or "demo").
 func (c *Config) sqlitePath(name string) string { return filepath.Join(c.DataDir, name+".db") }
+
+// validateServe checks the flags of the commands that serve.
+func (c *Config) validateServe() error {
+	for _, a := range []struct{ flag, addr string }{{"osmand-addr", c.OsmAndAddr}, {"jt808-addr", c.JT808Addr}} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			return fmt.Errorf("--%s %q: want host:port, or nothing to turn it off", a.flag, a.addr)
+		}
+	}
+	if c.H3Resolution < 1 || c.H3Resolution > 15 {
+		return fmt.Errorf("--h3-res %d: want 1 to 15", c.H3Resolution)
+	}
+	if c.StaleAfter <= 0 || c.OfflineAfter < c.StaleAfter {
+		return fmt.Errorf("--stale-after %s, --offline-after %s: want a positive stale-after and offline-after no shorter", c.StaleAfter, c.OfflineAfter)
+	}
+	if c.MaxSpeedKmh < 10 || c.MaxSpeedKmh > 1000 {
+		return fmt.Errorf("--max-speed-kmh %d: want 10 to 1000", c.MaxSpeedKmh)
+	}
+	if c.FlushInterval < 10*time.Millisecond || c.FlushInterval > time.Minute {
+		return fmt.Errorf("--flush-interval %s: want 10ms to 1m", c.FlushInterval)
+	}
+	if c.HistoryWriters < 0 || c.HistoryWriters > 64 {
+		return fmt.Errorf("--history-writers %d: want 0 to 64", c.HistoryWriters)
+	}
+	if c.Retention != 0 && c.Retention < time.Hour {
+		return fmt.Errorf("--retention %s: want at least 1h, or 0 to keep everything", c.Retention)
+	}
+	if c.IngestKey != "" && len(c.IngestKey) < 16 {
+		return fmt.Errorf("--ingest-key: want at least 16 characters")
+	}
+	return nil
+}

@@ -10,13 +10,14 @@ import (
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/demo"
+	"github.com/liftrescue/liftrescue/gps"
 	"github.com/liftrescue/liftrescue/store/sqlite"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var elevators int
-	var reset bool
+	var reset, traffic bool
 	f := newFlags("demo", `liftrescue demo [flags]: run the service on a demo city
 
 Seeds a Zaozhuang-like city (six districts, elevators in buildings along streets, maintenance
@@ -26,6 +27,7 @@ data/demo.db, unless it is there already, then serves it.`)
 	cfg.serveFlags(f)
 	f.Int(&elevators, "elevators", demo.DefaultElevators, "number of elevators in the demo city (up to 1000000)")
 	f.Bool(&reset, "reset", false, "delete the demo database and seed it again")
+	f.Bool(&traffic, "traffic", true, "drive the demo city's rescue vehicles along its streets, as their trackers would report")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -64,7 +66,12 @@ data/demo.db, unless it is there already, then serves it.`)
 	if len(sample.Items) > 0 {
 		fmt.Fprintf(stdout, "  try       curl %s/api/v1/elevators/%s\n", m.URL(), sample.Items[0].RescueCode)
 	}
-	fmt.Fprintf(stdout, "  API       %s/api/openapi.json\n  stop      Ctrl-C\n\n", m.URL())
+	fmt.Fprintf(stdout, "  API       %s/api/openapi.json\n", m.URL())
+	m.printTrackers(stdout)
+	fmt.Fprintf(stdout, "  stop      Ctrl-C\n\n")
+	if traffic {
+		go driveDemo(ctx, m, demo.Generate(city))
+	}
 	return m.Run(ctx)
 }
 
@@ -149,4 +156,22 @@ func removeDB(path string) error {
 		}
 	}
 	return nil
+}
+
+// driveDemo moves the demo city's vehicles until ctx ends: every second the simulation's new
+// fixes go to the ingest as a tracker's would, in-process.
+func driveDemo(ctx context.Context, m *Main, city *demo.City) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	traffic := city.Traffic(demo.TrafficConfig{}, time.Now())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if fixes := traffic.Step(now); len(fixes) > 0 {
+				m.Ingest.Accept(ctx, fixes, gps.Proof{Trusted: true})
+			}
+		}
+	}
 }

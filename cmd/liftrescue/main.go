@@ -27,6 +27,7 @@ Usage:
   liftrescue import   districts|organizations|elevators FILE [flags]
                                 import district outlines (GeoJSON) or a CSV registry
                                 (UTF-8 or GB18030) into the database "serve" uses
+  liftrescue loadgen  [flags]   drive a running server over a tracker protocol (benchmarks, demos)
   liftrescue version            print the version
 
 Run "liftrescue COMMAND --help" for the flags of a command.`
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMigrate(ctx, rest, stdout, stderr)
 	case "import":
 		return runImport(ctx, rest, stdout, stderr)
+	case "loadgen":
+		return runLoadgen(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "liftrescue", version)
 		return nil

@@ -22,6 +22,9 @@ import (
 // command is stopped at the end of the test in any case.
 func startCommand(t *testing.T, marker string, args ...string) (lines []string, stop func()) {
 	t.Helper()
+	// Tracker ports too are picked free, so that tests never meet a running demo.
+	t.Setenv("LIFTRESCUE_OSMAND_ADDR", "127.0.0.1:0")
+	t.Setenv("LIFTRESCUE_JT808_ADDR", "127.0.0.1:0")
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)

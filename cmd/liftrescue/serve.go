@@ -13,8 +13,12 @@ import (
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/api"
+	"github.com/liftrescue/liftrescue/geo"
+	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/live"
 	"github.com/liftrescue/liftrescue/store/postgres"
 	"github.com/liftrescue/liftrescue/store/sqlite"
+	"github.com/liftrescue/liftrescue/stream"
 	"github.com/liftrescue/liftrescue/ui"
 )
 
@@ -25,9 +29,21 @@ type Main struct {
 	// SQLiteName names the embedded database file in the data directory.
 	SQLiteName string
 
-	Store    liftrescue.Store
+	Store    liftrescue.Store // the database, wrapped so that registry writes reach the live state
+	Index    *geo.Index
+	Ingest   *gps.Pipeline
+	Stream   *stream.Hub
+	feed     *stream.VehicleFeed
 	listener net.Listener
 	server   *http.Server
+	db       liftrescue.Store // the database itself
+
+	// The tracker servers, each nil when its address is empty.
+	osmandListener net.Listener
+	osmand         *http.Server
+	osmandHandler  *gps.OsmAndHandler
+	jt808Listener  net.Listener
+	jt808          *gps.JT808Server
 }
 
 // Open opens the database (migrating it) and the listener.
@@ -35,16 +51,21 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.Config.Validate(); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, &m.Config, m.SQLiteName)
+	db, err := openStore(ctx, &m.Config, m.SQLiteName)
 	if err != nil {
 		return err
 	}
-	m.Store = store
-	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
-		store.Close()
-		return fmt.Errorf("listen on %s: %w", m.Config.Addr, err)
+	m.db, m.Store = db, db
+	if err := m.openLive(ctx); err != nil {
+		m.Close()
+		return err
 	}
-	handler := api.New(api.Config{Store: store, Logger: m.Logger, Version: version, UI: ui.Handler(), Location: m.Config.location})
+	if err := m.listen(); err != nil {
+		m.Close()
+		return err
+	}
+	handler := api.New(api.Config{Store: m.Store, Logger: m.Logger, Version: version, UI: ui.Handler(), Location: m.Config.location,
+		Index: m.Index, Ingest: m.Ingest, Stream: m.Stream, Liveness: m.liveness(), IngestKey: m.Config.IngestKey, ServerStats: m.serverStats})
 	m.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -58,6 +79,72 @@ func (m *Main) Open(ctx context.Context) error {
 	return nil
 }
 
+// listen opens the listeners of the API and of the tracker servers.
+func (m *Main) listen() error {
+	for _, l := range []struct {
+		name, addr string
+		ln         *net.Listener
+	}{{"HTTP", m.Config.Addr, &m.listener}, {"OsmAnd", m.Config.OsmAndAddr, &m.osmandListener}, {"JT/T 808", m.Config.JT808Addr, &m.jt808Listener}} {
+		if l.addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", l.addr)
+		if err != nil {
+			return fmt.Errorf("listen for %s on %s: %w", l.name, l.addr, err)
+		}
+		*l.ln = ln
+	}
+	if m.osmandListener != nil {
+		m.osmandHandler = gps.NewOsmAndHandler(m.Ingest, gps.OsmAndOptions{Logger: m.Logger})
+		m.osmand = &http.Server{
+			Handler:           m.osmandHandler,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       5 * time.Minute, // phones report every few seconds to minutes
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelDebug),
+		}
+	}
+	if m.jt808Listener != nil {
+		m.jt808 = &gps.JT808Server{Pipeline: m.Ingest, DisableRegistration: !m.Config.JT808Register, Logger: m.Logger}
+	}
+	return nil
+}
+
+// serverStats are the tracker servers' counters, for GET /api/v1/ingest.
+func (m *Main) serverStats() map[string]any {
+	out := map[string]any{}
+	if m.osmandHandler != nil {
+		out["osmand"] = m.osmandHandler.Stats()
+	}
+	if m.jt808 != nil {
+		out["jt808"] = m.jt808.Stats()
+	}
+	return out
+}
+
+// printTrackers says where trackers report.
+func (m *Main) printTrackers(w io.Writer) {
+	if a := m.OsmAndAddr(); a != "" {
+		fmt.Fprintf(w, "  trackers  OsmAnd / Traccar Client  http://%s/?id=DEVICE&lat=…&lon=…&token=SECRET\n", a)
+	}
+	if a := m.JT808Addr(); a != "" {
+		fmt.Fprintf(w, "  trackers  JT/T 808                 tcp://%s\n", a)
+	}
+}
+
+// OsmAndAddr and JT808Addr are where the tracker servers listen, "" when off.
+func (m *Main) OsmAndAddr() string { return addrOf(m.osmandListener) }
+func (m *Main) JT808Addr() string  { return addrOf(m.jt808Listener) }
+
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.Addr().String()
+}
+
 // URL is where the service answers.
 func (m *Main) URL() string {
 	addr := m.listener.Addr().(*net.TCPAddr)
@@ -68,33 +155,143 @@ func (m *Main) URL() string {
 	return "http://" + net.JoinHostPort(host, fmt.Sprint(addr.Port))
 }
 
-// Run serves until ctx ends, then lets requests in flight finish for up to 10 seconds.
+// Run serves until ctx ends, then lets requests in flight finish for up to 10 seconds. The
+// ingest is closed, writing what it accepted, by Close.
 func (m *Main) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
+	errc := make(chan error, 3)
 	go func() { errc <- m.server.Serve(m.listener) }()
+	if m.osmand != nil {
+		go func() { errc <- m.osmand.Serve(m.osmandListener) }()
+	}
+	if m.jt808 != nil {
+		go func() { errc <- m.jt808.Serve(m.jt808Listener) }()
+	}
+	bg, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	if m.Config.Retention > 0 {
+		go m.keepHistory(bg, time.Hour)
+	}
+	go m.feed.Run(bg)
 	select {
 	case err := <-errc:
-		return err
+		return err // a listener failed: Close shuts down the rest
 	case <-ctx.Done():
 	}
 	m.Logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := m.server.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	// The live streams end first (they would hold the API's shutdown), then the trackers, so
+	// that nothing new comes in while the API drains.
+	m.Stream.Close()
+	var errs []error
+	if m.jt808 != nil {
+		errs = append(errs, m.jt808.Shutdown(shutdownCtx))
 	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if m.osmand != nil {
+		errs = append(errs, m.osmand.Shutdown(shutdownCtx))
+	}
+	errs = append(errs, m.server.Shutdown(shutdownCtx))
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
 }
 
-// Close releases the database.
+// Close writes what the ingest has accepted and releases the database.
 func (m *Main) Close() error {
-	if m.Store != nil {
-		return m.Store.Close()
+	var errs []error
+	if m.Stream != nil {
+		m.Stream.Close()
 	}
+	if m.Ingest != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		errs = append(errs, m.Ingest.Close(ctx))
+		cancel()
+	}
+	for _, ln := range []net.Listener{m.listener, m.osmandListener, m.jt808Listener} {
+		if ln != nil {
+			ln.Close() // already closed by a shutdown, or never served
+		}
+	}
+	if m.db != nil {
+		errs = append(errs, m.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// openLive builds the live index from the database and starts the ingest pipeline.
+func (m *Main) openLive(ctx context.Context) error {
+	ix, err := geo.NewIndex(geo.IndexOptions{H3Resolution: m.Config.H3Resolution})
+	if err != nil {
+		return err
+	}
+	loaded, err := live.Load(ctx, m.db, ix)
+	if err != nil {
+		return err
+	}
+	m.Logger.Info("live index loaded", "elevators", loaded.Elevators, "vehicles", loaded.Vehicles, "took", loaded.Took.Round(time.Millisecond))
+	writers := m.Config.HistoryWriters
+	if writers == 0 {
+		writers = 1
+		if m.Config.DB != "" {
+			writers = 4 // PostgreSQL writes COPY batches side by side
+		}
+	}
+	// A minute of vehicle events at a thousand a second: a map that lost its connection for
+	// that long resumes without reloading.
+	hub := stream.NewHub(stream.HubConfig{Buffer: 60_000, Logger: m.Logger})
+	p, err := gps.NewPipeline(ctx, gps.PipelineConfig{Store: m.db, Index: ix, FlushInterval: m.Config.FlushInterval,
+		MaxSpeedKmh: float64(m.Config.MaxSpeedKmh), Writers: writers, Logger: m.Logger,
+		OnAlarm: func(vehicleID int64, f liftrescue.Fix) {
+			m.Logger.Warn("tracker alarm", "vehicle_id", vehicleID, "alarm", f.Alarm, "lat", f.Lat, "lon", f.Lon)
+			hub.Publish(stream.KindVehicleAlarm, vehicleAlarm{VehicleID: vehicleID, Alarm: f.Alarm, Time: f.Time, Lat: f.Lat, Lon: f.Lon})
+		}})
+	if err != nil {
+		hub.Close()
+		return err
+	}
+	feed, err := stream.NewVehicleFeed(stream.VehicleFeedConfig{Hub: hub, Index: ix, Fleet: p.Fleet, Liveness: m.liveness(), Logger: m.Logger})
+	if err != nil {
+		hub.Close()
+		return err
+	}
+	m.Index, m.Ingest, m.Stream, m.feed = ix, p, hub, feed
+	m.Store = &live.Store{Store: m.db, Index: ix, Ingest: p, Logger: m.Logger}
 	return nil
+}
+
+// vehicleAlarm is the event of a tracker's alarm (its SOS button).
+type vehicleAlarm struct {
+	VehicleID int64     `json:"vehicle_id"`
+	Alarm     string    `json:"alarm"`
+	Time      time.Time `json:"time"`
+	Lat       float64   `json:"lat"`
+	Lon       float64   `json:"lon"`
+}
+
+func (m *Main) liveness() liftrescue.Liveness {
+	return liftrescue.Liveness{StaleAfter: m.Config.StaleAfter, OfflineAfter: m.Config.OfflineAfter}
+}
+
+// keepHistory deletes positions older than the retention every interval, the first time at once.
+func (m *Main) keepHistory(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		cutoff := time.Now().Add(-m.Config.Retention)
+		n, err := m.db.DeletePositionsBefore(ctx, cutoff)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.Logger.Error("delete old positions", "before", cutoff, "err", err)
+		case n > 0:
+			m.Logger.Info("old positions deleted", "before", cutoff.Format(time.RFC3339), "positions", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // openStore opens PostgreSQL when --db names it, else the embedded database.
@@ -137,6 +334,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer m.Close()
 	fmt.Fprintf(stdout, "liftrescue %s serving on %s\n", version, m.URL())
+	m.printTrackers(stdout)
 	return m.Run(ctx)
 }
 

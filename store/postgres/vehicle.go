@@ -3,22 +3,34 @@ package postgres
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/store/internal/sqlq"
 )
 
-// vehicleFields are the columns a write sets, in the order of vehicleValues.
-var vehicleFields = []string{"team_id", "plate", "device_id", "on_duty"}
+// vehicleFields are the columns a create sets, in the order of vehicleValues.
+var vehicleFields = []string{"team_id", "plate", "device_id", "device_secret", "on_duty"}
 
 // vehicleColumns joins the team for the derived organisation id. A vehicle without a tracker has
 // a NULL device_id, so that the unique index lets many of them be; the domain calls that "".
-const vehicleColumns = `v.id, v.team_id, t.organization_id, v.plate, coalesce(v.device_id, '') AS device_id, v.on_duty,
-	v.created_at, v.updated_at`
+const vehicleColumns = `v.id, v.team_id, t.organization_id, v.plate, coalesce(v.device_id, '') AS device_id, v.device_secret,
+	v.on_duty, v.created_at, v.updated_at`
 
 func vehicleValues(v *liftrescue.Vehicle) []any {
-	return []any{v.TeamID, v.Plate, nullString(v.DeviceID), v.OnDuty}
+	return []any{v.TeamID, v.Plate, nullString(v.DeviceID), sqlq.DeviceSecret(v), v.OnDuty}
+}
+
+// updateVehicleSQL replaces a vehicle; its arguments are those of vehicleValues but for the
+// secret, which takes those of sqlq.KeepDeviceSecret, then updated_at and the id. The secret is
+// settled on the row as the UPDATE finds it, after any write committed before it.
+var updateVehicleSQL = sqlq.Dollar(`UPDATE vehicles SET team_id = ?, plate = ?, device_id = ?,
+	device_secret = ` + sqlq.KeepDeviceSecret + `, on_duty = ?, updated_at = ? WHERE id = ?`)
+
+func updateVehicleValues(v *liftrescue.Vehicle, now time.Time) []any {
+	args := append([]any{v.TeamID, v.Plate, nullString(v.DeviceID)}, sqlq.KeepDeviceSecretArgs(v)...)
+	return append(args, v.OnDuty, now, v.ID)
 }
 
 func (db *DB) FindVehicle(ctx context.Context, id int64) (*liftrescue.Vehicle, error) {
@@ -81,7 +93,7 @@ func (db *DB) UpdateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
 		if err := checkVehicleRefs(ctx, tx, v); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, updateSQL("vehicles", vehicleFields), append(vehicleValues(v), db.stamp(), v.ID)...); err != nil {
+		if _, err := tx.Exec(ctx, updateVehicleSQL, updateVehicleValues(v, db.stamp())...); err != nil {
 			return translate(err)
 		}
 		return reloadVehicle(ctx, tx, v)
@@ -127,7 +139,7 @@ func checkVehicleRefs(ctx context.Context, q querier, v *liftrescue.Vehicle) err
 
 func scanVehicle(r rowScanner) (*liftrescue.Vehicle, error) {
 	var v liftrescue.Vehicle
-	if err := r.Scan(&v.ID, &v.TeamID, &v.OrganizationID, &v.Plate, &v.DeviceID, &v.OnDuty, &v.CreatedAt, &v.UpdatedAt); err != nil {
+	if err := r.Scan(&v.ID, &v.TeamID, &v.OrganizationID, &v.Plate, &v.DeviceID, &v.DeviceSecret, &v.OnDuty, &v.CreatedAt, &v.UpdatedAt); err != nil {
 		return nil, translate(err)
 	}
 	return &v, nil

@@ -9,7 +9,8 @@ import (
 )
 
 // vehicleColumns joins the team for the derived organisation id.
-const vehicleColumns = `v.id, v.team_id, t.organization_id, v.plate, v.device_id, v.on_duty, v.created_at, v.updated_at`
+const vehicleColumns = `v.id, v.team_id, t.organization_id, v.plate, v.device_id, v.device_secret, v.on_duty, v.created_at,
+	v.updated_at`
 
 func (db *DB) FindVehicle(ctx context.Context, id int64) (*liftrescue.Vehicle, error) {
 	return findVehicle(ctx, db.db, id)
@@ -39,8 +40,9 @@ func (db *DB) CreateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
 			return err
 		}
 		now := db.stamp()
-		err := tx.QueryRowContext(ctx, `INSERT INTO vehicles (team_id, plate, device_id, on_duty, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, v.TeamID, v.Plate, nullString(v.DeviceID), v.OnDuty, formatTime(now), formatTime(now)).Scan(&v.ID)
+		err := tx.QueryRowContext(ctx, `INSERT INTO vehicles (team_id, plate, device_id, device_secret, on_duty, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`, v.TeamID, v.Plate, nullString(v.DeviceID), sqlq.DeviceSecret(v), v.OnDuty,
+			formatTime(now), formatTime(now)).Scan(&v.ID)
 		if err != nil {
 			return translate(err)
 		}
@@ -59,8 +61,10 @@ func (db *DB) UpdateVehicle(ctx context.Context, v *liftrescue.Vehicle) error {
 		if err := checkVehicleRefs(ctx, tx, v); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE vehicles SET team_id = ?, plate = ?, device_id = ?, on_duty = ?, updated_at = ? WHERE id = ?`,
-			v.TeamID, v.Plate, nullString(v.DeviceID), v.OnDuty, formatTime(db.stamp()), v.ID)
+		// KeepDeviceSecret compares with the device_id stored before this update.
+		args := append([]any{v.TeamID, v.Plate, nullString(v.DeviceID)}, sqlq.KeepDeviceSecretArgs(v)...)
+		_, err := tx.ExecContext(ctx, `UPDATE vehicles SET team_id = ?, plate = ?, device_id = ?, device_secret = `+sqlq.KeepDeviceSecret+`,
+			on_duty = ?, updated_at = ? WHERE id = ?`, append(args, v.OnDuty, formatTime(db.stamp()), v.ID)...)
 		if err != nil {
 			return translate(err)
 		}
@@ -122,7 +126,7 @@ func scanVehicle(r rowScanner) (*liftrescue.Vehicle, error) {
 	var v liftrescue.Vehicle
 	var device sql.NullString
 	var created, updated string
-	if err := r.Scan(&v.ID, &v.TeamID, &v.OrganizationID, &v.Plate, &device, &v.OnDuty, &created, &updated); err != nil {
+	if err := r.Scan(&v.ID, &v.TeamID, &v.OrganizationID, &v.Plate, &device, &v.DeviceSecret, &v.OnDuty, &created, &updated); err != nil {
 		return nil, translate(err)
 	}
 	v.DeviceID = device.String

@@ -1,8 +1,9 @@
 // Package sqlq holds the SQL that both stores build alike: the WHERE clause of a list query, the
 // conditions that each list filter of the root package stands for, the patterns and ranges of a
-// search; and the checks and errors of a batch of positions and of a track, so that both stores
-// answer them alike. What the two dialects spell differently (the spatial index, the case-blind
-// LIKE) each store gives in its Dialect; the rest of its SQL stays in the store.
+// search; the checks and errors of a batch of positions and of a track, so that both stores
+// answer them alike; and how a write of a vehicle settles its device secret. What the two
+// dialects spell differently (the spatial index, the case-blind LIKE) each store gives in its
+// Dialect; the rest of its SQL stays in the store.
 //
 // Conditions are written with ? placeholders, as SQLite takes them; the PostgreSQL store numbers
 // them $1, $2, … with Dollar once its statement is whole.
@@ -170,4 +171,31 @@ func Vehicles(f liftrescue.VehicleFilter) Where {
 		w.Add("t.organization_id = ?", f.OrganizationID)
 	}
 	return w
+}
+
+// DeviceSecret is the secret a write of v offers to store: the one v gives, else a new one when a
+// tracker is fitted, else none. An update stores it through KeepDeviceSecret, which may keep the
+// stored one instead.
+func DeviceSecret(v *liftrescue.Vehicle) string {
+	switch {
+	case v.DeviceID == "":
+		return ""
+	case v.DeviceSecret != "":
+		return v.DeviceSecret
+	}
+	return liftrescue.NewDeviceSecret()
+}
+
+// KeepDeviceSecret is the value an UPDATE of vehicles sets device_secret to. Its arguments are
+// whether the caller gave no secret, the device id written and DeviceSecret(v): with no secret
+// given and the same tracker still fitted, the stored secret stays (a tracker keeps working when
+// its vehicle is edited); a secret given, a new tracker or none takes the offered one. The
+// decision is made on the row that the UPDATE changes, as it stands then, so that no write
+// committed in between is missed. An empty stored secret (a row written by an older binary) is
+// replaced.
+const KeepDeviceSecret = `CASE WHEN ? AND device_id = ? AND device_secret <> '' THEN device_secret ELSE ? END`
+
+// KeepDeviceSecretArgs are the arguments of KeepDeviceSecret for a write of v.
+func KeepDeviceSecretArgs(v *liftrescue.Vehicle) []any {
+	return []any{v.DeviceSecret == "", v.DeviceID, DeviceSecret(v)}
 }

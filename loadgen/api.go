@@ -1,0 +1,246 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/liftrescue/liftrescue"
+)
+
+// apiClient calls the server's REST API.
+type apiClient struct {
+	base string // http://host:port, without a trailing slash
+	hc   *http.Client
+}
+
+func newAPIClient(base string, conns int) *apiClient {
+	tr := &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		IdleConnTimeout:     30 * time.Second,
+		DisableCompression:  true,
+	}
+	return &apiClient{base: strings.TrimRight(base, "/"), hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+}
+
+func (c *apiClient) close() { c.hc.CloseIdleConnections() }
+
+// APIError is an answer of the REST API other than a success.
+type APIError struct {
+	Method, Path string
+	Status       int
+	Code         string // the error code of the body: conflict, invalid, …
+	Message      string
+}
+
+func (e *APIError) Error() string {
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, e.Code, msg)
+}
+
+// do sends in as JSON (none when nil) and decodes a 2xx answer into out (when not nil).
+func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := &APIError{Method: method, Path: path, Status: resp.StatusCode}
+		var eb struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(b, &eb) == nil {
+			e.Code, e.Message = eb.Error.Code, eb.Error.Message
+		}
+		return e
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			return fmt.Errorf("%s %s: the answer is not the JSON expected: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// page is one page of a list; Items are decoded by the caller.
+type page struct {
+	Items      []json.RawMessage `json:"items"`
+	NextCursor string            `json:"next_cursor"`
+}
+
+// list calls every page of a list with fn.
+func (c *apiClient) list(ctx context.Context, path string, q url.Values, fn func(item json.RawMessage) error) error {
+	if q == nil {
+		q = url.Values{}
+	}
+	q.Set("limit", strconv.Itoa(liftrescue.MaxLimit))
+	for {
+		var p page
+		if err := c.do(ctx, http.MethodGet, path+"?"+q.Encode(), nil, &p); err != nil {
+			return err
+		}
+		for _, it := range p.Items {
+			if err := fn(it); err != nil {
+				return err
+			}
+		}
+		if p.NextCursor == "" {
+			return nil
+		}
+		q.Set("cursor", p.NextCursor)
+	}
+}
+
+// districts lists the districts with their outlines.
+func (c *apiClient) districts(ctx context.Context) ([]liftrescue.District, error) {
+	var ds []liftrescue.District
+	err := c.list(ctx, "/api/v1/districts", nil, func(item json.RawMessage) error {
+		// Read only what is needed, so that fields the server adds do not break the run.
+		var d struct {
+			Code    string          `json:"code"`
+			Name    string          `json:"name"`
+			Outline json.RawMessage `json:"outline"`
+		}
+		if err := json.Unmarshal(item, &d); err != nil {
+			return fmt.Errorf("districts: %w", err)
+		}
+		outline, err := liftrescue.ParseOutline(d.Outline)
+		if err != nil {
+			outline = nil // an unreadable outline only means no area from it
+		}
+		ds = append(ds, liftrescue.District{Code: d.Code, Name: d.Name, Outline: outline})
+		return nil
+	})
+	return ds, err
+}
+
+// pickDistrict returns the district of the given code, or else the first with an outline, or
+// else the first.
+func pickDistrict(ds []liftrescue.District, code string) (*liftrescue.District, error) {
+	if code != "" {
+		for i := range ds {
+			if ds[i].Code == code {
+				return &ds[i], nil
+			}
+		}
+		return nil, fmt.Errorf("no district %s on the server", code)
+	}
+	for i := range ds {
+		if len(ds[i].Outline) > 0 {
+			return &ds[i], nil
+		}
+	}
+	if len(ds) > 0 {
+		return &ds[0], nil
+	}
+	return nil, fmt.Errorf("the server has no district: import districts first")
+}
+
+// Counters are the server's ingest counters, from GET /api/v1/ingest.
+type Counters struct {
+	Accepted int64 `json:"accepted"`
+	Flushed  int64 `json:"flushed"`
+	Backlog  int64 `json:"backlog"`
+	// Raw is the whole answer.
+	Raw map[string]any `json:"-"`
+}
+
+// ReadCounters reads the server's ingest counters. The answer is read leniently: the keys are
+// matched without regard to case and underscores, at the top level or one object down, so that
+// {"accepted":…} and a Go struct's {"Accepted":…} both do. flushed and backlog are required.
+func ReadCounters(ctx context.Context, baseURL string) (Counters, error) {
+	c := newAPIClient(baseURL, 1)
+	defer c.close()
+	return c.counters(ctx)
+}
+
+func (c *apiClient) counters(ctx context.Context) (Counters, error) {
+	var raw map[string]any
+	if err := c.do(ctx, http.MethodGet, "/api/v1/ingest", nil, &raw); err != nil {
+		return Counters{}, err
+	}
+	cs := Counters{Raw: raw}
+	var missing []string
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{"accepted", &cs.Accepted}, {"flushed", &cs.Flushed}, {"backlog", &cs.Backlog}} {
+		v, ok := lookupCount(raw, f.name, 1)
+		if !ok && f.name != "accepted" {
+			missing = append(missing, f.name)
+		}
+		*f.dst = v
+	}
+	if missing != nil {
+		keys := make([]string, 0, len(raw))
+		for k := range raw {
+			keys = append(keys, k)
+		}
+		return cs, fmt.Errorf("GET /api/v1/ingest: no %s among the counters %v", strings.Join(missing, " or "), keys)
+	}
+	return cs, nil
+}
+
+func normalKey(k string) string { return strings.ToLower(strings.ReplaceAll(k, "_", "")) }
+
+func lookupCount(m map[string]any, name string, depth int) (int64, bool) {
+	for k, v := range m {
+		if normalKey(k) != name {
+			continue
+		}
+		switch n := v.(type) {
+		case float64:
+			return int64(n), true
+		case string:
+			if i, err := strconv.ParseInt(n, 10, 64); err == nil {
+				return i, true
+			}
+		}
+	}
+	if depth > 0 {
+		for _, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				if n, ok := lookupCount(sub, name, depth-1); ok {
+					return n, true
+				}
+			}
+		}
+	}
+	return 0, false
+}
