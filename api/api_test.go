@@ -37,7 +37,8 @@ type fixture struct {
 	lift   *liftrescue.Elevator
 }
 
-func newFixture(t *testing.T) *fixture {
+// newFixture builds the fixture; options change the ingest pipeline's configuration.
+func newFixture(t *testing.T, options ...func(*gps.PipelineConfig)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "api.db"), sqlite.Options{})
@@ -73,7 +74,11 @@ func newFixture(t *testing.T) *fixture {
 	must(err2)
 	_, err2 = live.Load(ctx, db, f.index)
 	must(err2)
-	f.ingest, err2 = gps.NewPipeline(ctx, gps.PipelineConfig{Store: db, Index: f.index, Now: clock, FlushInterval: time.Hour, Logger: logger})
+	pc := gps.PipelineConfig{Store: db, Index: f.index, Now: clock, FlushInterval: time.Hour, Logger: logger}
+	for _, o := range options {
+		o(&pc)
+	}
+	f.ingest, err2 = gps.NewPipeline(ctx, pc)
 	must(err2)
 	t.Cleanup(func() { f.ingest.Close(ctx) })
 	f.server = api.New(api.Config{Store: &live.Store{Store: db, Index: f.index, Ingest: f.ingest, Logger: logger}, Logger: logger,

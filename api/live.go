@@ -29,6 +29,9 @@ type positionsReply struct {
 // the answer is 503 so that the sender retries the whole batch later.
 func (s *Server) postPositions(c echo.Context) error {
 	req := c.Request()
+	if s.cfg.Ingest.Saturated() {
+		return s.historyBehind(c)
+	}
 	now := s.now()
 	batch, err := gps.ReadBatch(req.Body, now)
 	if err != nil {
@@ -49,10 +52,15 @@ func (s *Server) postPositions(c echo.Context) error {
 		reply.Rejected = []liftrescue.Detail{}
 	}
 	if res.Accepted == 0 && len(res.Rejected) > 0 && allRetryable(res.Rejected) {
-		c.Response().Header().Set("Retry-After", "1")
-		return liftrescue.Errorf(liftrescue.EUNAVAILABLE, "the position history is behind: nothing was accepted; send the batch again shortly")
+		return s.historyBehind(c)
 	}
 	return c.JSON(http.StatusOK, reply)
+}
+
+// historyBehind refuses a whole batch while the position history catches up.
+func (s *Server) historyBehind(c echo.Context) error {
+	c.Response().Header().Set("Retry-After", "1")
+	return liftrescue.Errorf(liftrescue.EUNAVAILABLE, "the position history is behind: nothing was accepted; send the batch again shortly")
 }
 
 func allRetryable(ds []liftrescue.Detail) bool {

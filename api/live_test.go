@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/gps"
 )
 
 const testIngestKey = "gateway-key-0123456789"
@@ -270,5 +271,33 @@ func TestVehicleTrack(t *testing.T) {
 	mustJSON(t, rec, &st)
 	if st.Accepted != 5 || st.Flushed != 5 {
 		t.Errorf("ingest stats = %s", rec.Body)
+	}
+}
+
+func TestPostPositionsWhileHistoryIsBehind(t *testing.T) {
+	// The history is written only when told, and three positions fill its backlog.
+	f := newFixture(t, func(c *gps.PipelineConfig) { c.MaxBacklog = 3 })
+	a := f.van(t, "鲁D12345", "013912345678")
+	at := f.now.Add(-time.Minute)
+	var r reply
+	mustJSON(t, f.post("Bearer "+testIngestKey, batch(fixJSON(a.DeviceID, "", at, 34.86, 117.55), fixJSON(a.DeviceID, "", at.Add(time.Second), 34.86, 117.55))), &r)
+	if r.Accepted != 2 {
+		t.Fatalf("first batch: %s", r)
+	}
+	// A batch that finds room for some: those are taken, the rest named for sending again.
+	mustJSON(t, f.post("Bearer "+testIngestKey, batch(fixJSON(a.DeviceID, "", at.Add(2*time.Second), 34.86, 117.55), fixJSON(a.DeviceID, "", at.Add(3*time.Second), 34.86, 117.55))), &r)
+	if got := r.String(); got != "1 accepted; 1 : history backlog" {
+		t.Fatalf("second batch: %s", got)
+	}
+	// A full backlog refuses the whole batch before reading it: 503, retry later.
+	rec := f.post("Bearer "+testIngestKey, batch(fixJSON(a.DeviceID, "", at.Add(3*time.Second), 34.86, 117.55)))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || !strings.Contains(rec.Body.String(), `"unavailable"`) {
+		t.Fatalf("a batch while the history is behind: %d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+	if err := f.ingest.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rec := f.post("Bearer "+testIngestKey, batch(fixJSON(a.DeviceID, "", at.Add(3*time.Second), 34.86, 117.55))); rec.Code != http.StatusOK {
+		t.Fatalf("once written: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -84,6 +84,8 @@ type Result struct {
 	Accepted int `json:"accepted"`
 	// Rejected names each fix refused, by its Index in the batch, with the reason.
 	Rejected []liftrescue.Detail `json:"rejected"`
+
+	keys []string // the Stats key of each of Rejected, until counted
 }
 
 // Stats are the pipeline's counters since it started.
@@ -517,6 +519,7 @@ func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix, proof Pro
 	}
 	res.Accepted = len(out)
 	p.accepted.Add(int64(len(out)))
+	p.count(&res)
 	return res
 }
 
@@ -563,15 +566,37 @@ func (p *Pipeline) impossible(lon, lat float64, t time.Time, f *liftrescue.Fix) 
 	return d > p.maxSpeed/3.6*f.Time.Sub(t).Seconds()+jumpSlackM
 }
 
+// reject records a refused fix in the result; its reason is counted in Stats when Accept ends
+// (see count), once per batch rather than once per fix.
 func (p *Pipeline) reject(res *Result, i int, field, value, reason, key string) {
 	idx := i
 	if len(value) > MaxDeviceID {
 		value = value[:MaxDeviceID]
 	}
 	res.Rejected = append(res.Rejected, liftrescue.Detail{Index: &idx, Field: field, Value: value, Reason: reason})
+	res.keys = append(res.keys, key)
+}
+
+// count adds the reasons of a batch's refused fixes to the stats.
+func (p *Pipeline) count(res *Result) {
+	if len(res.keys) == 0 {
+		return
+	}
 	p.statsMu.Lock()
-	p.rejected[key]++
+	for _, k := range res.keys {
+		p.rejected[k]++
+	}
 	p.statsMu.Unlock()
+	res.keys = nil
+}
+
+// Saturated reports whether the history backlog is full, so that a server can refuse a request
+// (503, retry later) before it spends time reading it: under overload, decoding fixes that Accept
+// would refuse anyway takes the processor from the writers that would end the overload.
+func (p *Pipeline) Saturated() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.queued >= p.maxBacklog || p.closed
 }
 
 func (p *Pipeline) unknownDevice(id string) {

@@ -490,3 +490,24 @@ func TestPipelineConcurrentWriters(t *testing.T) {
 		t.Errorf("stats = %+v", st)
 	}
 }
+
+func TestPipelineSaturated(t *testing.T) {
+	f := MustPipeline(t, 1, PipelineConfig{FlushSize: 2, MaxBacklog: 3})
+	f.store.fail.Store(true)
+	if f.p.Saturated() {
+		t.Fatal("an empty pipeline is saturated")
+	}
+	mustAccept(t, f, fix(dev(0), -30, 0), fix(dev(0), -20, 10), fix(dev(0), -10, 20))
+	if !f.p.Saturated() {
+		t.Fatal("a full backlog is not saturated")
+	}
+	f.store.fail.Store(false)
+	storetest.MustOK(t, f.p.Flush(f.ctx))
+	if f.p.Saturated() {
+		t.Fatal("still saturated once written")
+	}
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	if !f.p.Saturated() {
+		t.Fatal("a closed pipeline takes fixes")
+	}
+}

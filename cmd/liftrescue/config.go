@@ -39,6 +39,7 @@ type Config struct {
 	FlushInterval  time.Duration
 	HistoryWriters int           // history transactions at once; 0 picks by database
 	Retention      time.Duration // position history kept; 0 keeps it all
+	DebugAddr      string        // Go's profiler (/debug/pprof/), for benchmarks; empty turns it off
 
 	location *time.Location
 }
@@ -144,6 +145,7 @@ func (c *Config) serveFlags(f *flags) {
 	f.Int(&c.MaxSpeedKmh, "max-speed-kmh", gps.DefaultMaxSpeedKmh, "a fix farther from the last than this speed allows is an impossible jump")
 	f.Duration(&c.FlushInterval, "flush-interval", gps.DefaultFlushInterval, "the position history is written at least this often; a crash loses at most this much")
 	f.Int(&c.HistoryWriters, "history-writers", 0, "position history transactions at once (0: 4 on PostgreSQL, 1 on SQLite)")
+	f.String(&c.DebugAddr, "debug-addr", "", "listen address of Go's profiler, /debug/pprof/ (keep it on loopback); empty turns it off")
 	f.Duration(&c.Retention, "retention", 90*24*time.Hour, "position history older than this is deleted (checked hourly); 0 keeps it all")
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -172,6 +173,9 @@ func (m *Main) Run(ctx context.Context) error {
 		go m.keepHistory(bg, time.Hour)
 	}
 	go m.feed.Run(bg)
+	if m.Config.DebugAddr != "" {
+		go m.serveProfiler(bg)
+	}
 	select {
 	case err := <-errc:
 		return err // a listener failed: Close shuts down the rest
@@ -230,17 +234,19 @@ func (m *Main) openLive(ctx context.Context) error {
 		return err
 	}
 	m.Logger.Info("live index loaded", "elevators", loaded.Elevators, "vehicles", loaded.Vehicles, "took", loaded.Took.Round(time.Millisecond))
-	writers := m.Config.HistoryWriters
-	if writers == 0 {
-		writers = 1
-		if m.Config.DB != "" {
-			writers = 4 // PostgreSQL writes COPY batches side by side
+	writers, batch := m.Config.HistoryWriters, gps.DefaultFlushSize
+	if m.Config.DB != "" {
+		// PostgreSQL writes COPY batches side by side, and larger transactions spread the
+		// round trips of each over more rows.
+		batch = 5000
+		if writers == 0 {
+			writers = 4
 		}
 	}
 	// A minute of vehicle events at a thousand a second: a map that lost its connection for
 	// that long resumes without reloading.
 	hub := stream.NewHub(stream.HubConfig{Buffer: 60_000, Logger: m.Logger})
-	p, err := gps.NewPipeline(ctx, gps.PipelineConfig{Store: m.db, Index: ix, FlushInterval: m.Config.FlushInterval,
+	p, err := gps.NewPipeline(ctx, gps.PipelineConfig{Store: m.db, Index: ix, FlushInterval: m.Config.FlushInterval, FlushSize: batch,
 		MaxSpeedKmh: float64(m.Config.MaxSpeedKmh), Writers: writers, Logger: m.Logger,
 		OnAlarm: func(vehicleID int64, f liftrescue.Fix) {
 			m.Logger.Warn("tracker alarm", "vehicle_id", vehicleID, "alarm", f.Alarm, "lat", f.Lat, "lon", f.Lon)
@@ -271,6 +277,22 @@ type vehicleAlarm struct {
 
 func (m *Main) liveness() liftrescue.Liveness {
 	return liftrescue.Liveness{StaleAfter: m.Config.StaleAfter, OfflineAfter: m.Config.OfflineAfter}
+}
+
+// serveProfiler serves Go's profiler until ctx ends.
+func (m *Main) serveProfiler(ctx context.Context) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: m.Config.DebugAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+	}()
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+		m.Logger.Error("profiler", "addr", m.Config.DebugAddr, "err", err)
+	}
 }
 
 // keepHistory deletes positions older than the retention every interval, the first time at once.

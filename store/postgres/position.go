@@ -45,10 +45,15 @@ func (db *DB) AppendPositions(ctx context.Context, ps []liftrescue.Position) err
 	defer copyBuffers.Put(buf)
 	ids := sqlq.VehicleIDs(ps)
 	return db.inTx(ctx, func(tx pgx.Tx) error {
-		// Two statements in one round trip; the second runs once the lock is held, so it sees
+		// Statements in one round trip; the epoch is read once the lock is held, so it sees
 		// every delete of vehicles that was committed while the lock was awaited.
 		var epoch int64
 		b := &pgx.Batch{}
+		// The commit does not wait for the WAL to reach the disk: a crash of PostgreSQL may lose
+		// the last few hundred milliseconds of positions (3 × wal_writer_delay at most), which
+		// the ingest's own flush interval already allows a crash to lose, and never leaves a
+		// batch half-written. Waiting for the flush would make every writer idle through it.
+		b.Queue(`SET LOCAL synchronous_commit TO off`)
 		b.Queue(`SELECT pg_advisory_xact_lock_shared($1)`, positionsLock)
 		b.Queue(`SELECT epoch FROM vehicle_deletions`).QueryRow(func(r pgx.Row) error { return r.Scan(&epoch) })
 		if err := tx.SendBatch(ctx, b).Close(); err != nil {
