@@ -17,6 +17,7 @@ type memStore struct {
 
 	districts []*liftrescue.District
 	orgs      []liftrescue.Organization
+	orgByCode map[string]int // index in orgs
 	teams     []liftrescue.Team
 	vehicles  []liftrescue.Vehicle
 	elevators []liftrescue.Elevator
@@ -25,7 +26,9 @@ type memStore struct {
 	taken   map[string]bool // rescue and equipment codes, plates and device ids
 }
 
-func newMemStore() *memStore { return &memStore{taken: map[string]bool{}} }
+func newMemStore() *memStore {
+	return &memStore{orgByCode: map[string]int{}, taken: map[string]bool{}}
+}
 
 func (m *memStore) ListDistricts(context.Context) ([]*liftrescue.District, error) {
 	return slices.Clone(m.districts), nil
@@ -53,17 +56,18 @@ func (m *memStore) ImportOrganizations(_ context.Context, rows []liftrescue.Orga
 			return nil, liftrescue.Invalid("district", "unknown district "+o.District)
 		}
 		o.ID = int64(len(m.orgs) + 1)
+		if _, ok := m.orgByCode[o.Code]; !ok { // the first with a code is the one found
+			m.orgByCode[o.Code] = len(m.orgs)
+		}
 		m.orgs = append(m.orgs, o)
 	}
 	return &liftrescue.ImportResult{Rows: len(rows), Created: len(rows)}, nil
 }
 
 func (m *memStore) FindOrganizationByCode(_ context.Context, code string) (*liftrescue.Organization, error) {
-	for i := range m.orgs {
-		if m.orgs[i].Code == code {
-			o := m.orgs[i]
-			return &o, nil
-		}
+	if i, ok := m.orgByCode[code]; ok {
+		o := m.orgs[i]
+		return &o, nil
 	}
 	return nil, liftrescue.Errorf(liftrescue.ENOTFOUND, "no organisation %s", code)
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,12 +14,35 @@ import (
 
 var trafficStart = time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 
+// demoStep is how often the demo steps its traffic.
+const demoStep = 5 * time.Second
+
+// defaultHour is the fixes of the default city's first hour of traffic, step by 5-s step. It is
+// simulated once: TestTrafficIsPlausible checks it, and the tests of determinism and step sizes
+// compare other runs with it. They only read it.
+var defaultHour = sync.OnceValue(func() [][]liftrescue.Fix {
+	return hourOf(Generate(Config{Elevators: 1}), TrafficConfig{})
+})
+
+// hourOf returns the fixes of the city's first hour of traffic from trafficStart, step by 5-s step.
+func hourOf(c *City, cfg TrafficConfig) [][]liftrescue.Fix {
+	var steps [][]liftrescue.Fix
+	stepThrough(c.Traffic(cfg, trafficStart), trafficStart, trafficStart.Add(time.Hour), demoStep,
+		func(_ time.Time, fixes []liftrescue.Fix) { steps = append(steps, fixes) })
+	return steps
+}
+
+// stepThrough steps the traffic from start to end by step and hands report each step's fixes.
+func stepThrough(tr *Traffic, start, end time.Time, step time.Duration, report func(now time.Time, fixes []liftrescue.Fix)) {
+	for now := start.Add(step); !now.After(end); now = now.Add(step) {
+		report(now, tr.Step(now))
+	}
+}
+
 // drive steps the traffic from its start to end by step and returns every fix in order.
 func drive(tr *Traffic, start, end time.Time, step time.Duration) []liftrescue.Fix {
 	var fixes []liftrescue.Fix
-	for now := start.Add(step); !now.After(end); now = now.Add(step) {
-		fixes = append(fixes, tr.Step(now)...)
-	}
+	stepThrough(tr, start, end, step, func(_ time.Time, f []liftrescue.Fix) { fixes = append(fixes, f...) })
 	return fixes
 }
 
@@ -33,16 +57,35 @@ func sameFixes(a, b []liftrescue.Fix) bool {
 	})
 }
 
+// replay compares the fixes of a run's steps, one step after another, with want: sameFixes of
+// their concatenation, without keeping an hour of fixes per run.
+type replay struct {
+	want []liftrescue.Fix
+	got  int // fixes reported so far
+	same int // how many of them, from the first, are want's
+}
+
+func (r *replay) step(fixes []liftrescue.Fix) {
+	if r.same == r.got && len(fixes) <= len(r.want)-r.got && sameFixes(fixes, r.want[r.got:r.got+len(fixes)]) {
+		r.same += len(fixes)
+	}
+	r.got += len(fixes)
+}
+
+func (r *replay) ok() bool { return r.same == r.got && r.got == len(r.want) }
+
 func TestTrafficIsDeterministic(t *testing.T) {
 	c := Generate(Config{Elevators: 1})
+	end := trafficStart.Add(20 * time.Minute)
 	run := func(cfg TrafficConfig) []liftrescue.Fix {
-		return drive(c.Traffic(cfg, trafficStart), trafficStart, trafficStart.Add(20*time.Minute), 5*time.Second)
+		return drive(c.Traffic(cfg, trafficStart), trafficStart, end, demoStep)
 	}
-	a, b := run(TrafficConfig{}), run(TrafficConfig{})
+	// The first 20 minutes of the default hour, simulated from another City of the same Config.
+	a := slices.Concat(defaultHour()[:end.Sub(trafficStart)/demoStep]...)
 	if len(a) == 0 {
 		t.Fatal("no fixes")
 	}
-	if !sameFixes(a, b) {
+	if !sameFixes(a, run(TrafficConfig{})) {
 		t.Error("two runs with the same city, config and start differ")
 	}
 	if sameFixes(a, run(TrafficConfig{Seed: 42})) {
@@ -58,51 +101,53 @@ func TestTrafficIsDeterministic(t *testing.T) {
 func TestTrafficStepSizeIndependent(t *testing.T) {
 	c := Generate(Config{Elevators: 1})
 	end := trafficStart.Add(time.Hour)
-	want := drive(c.Traffic(TrafficConfig{}, trafficStart), trafficStart, end, TrafficBacklog)
+	want := slices.Concat(defaultHour()...) // of 5-s steps
 
-	irregular := func(tr *Traffic) []liftrescue.Fix {
+	every := func(step time.Duration) func(*Traffic, func([]liftrescue.Fix)) {
+		return func(tr *Traffic, report func([]liftrescue.Fix)) {
+			stepThrough(tr, trafficStart, end, step, func(_ time.Time, fixes []liftrescue.Fix) { report(fixes) })
+		}
+	}
+	irregular := func(tr *Traffic, report func([]liftrescue.Fix)) {
 		rng := rand.New(rand.NewPCG(1, 2))
-		var fixes []liftrescue.Fix
 		for now := trafficStart; now.Before(end); {
 			if now = now.Add(time.Duration(rng.Int64N(int64(TrafficBacklog)))); now.After(end) {
 				now = end
 			}
-			fixes = append(fixes, tr.Step(now)...)
-			fixes = append(fixes, tr.Step(now)...) // again: nothing more
-			fixes = append(fixes, tr.Step(now.Add(-time.Minute))...)
+			report(tr.Step(now))
+			report(tr.Step(now)) // again: nothing more
+			report(tr.Step(now.Add(-time.Minute)))
 		}
-		return fixes
 	}
 	for _, tc := range []struct {
 		name string
-		run  func(*Traffic) []liftrescue.Fix
+		run  func(*Traffic, func([]liftrescue.Fix))
 	}{
-		{"1 s", func(tr *Traffic) []liftrescue.Fix { return drive(tr, trafficStart, end, time.Second) }},
-		{"5 s", func(tr *Traffic) []liftrescue.Fix { return drive(tr, trafficStart, end, 5*time.Second) }},
-		{"37 s", func(tr *Traffic) []liftrescue.Fix {
-			return append(drive(tr, trafficStart, end, 37*time.Second), tr.Step(end)...)
+		{"1 s", every(time.Second)},
+		{"37 s", func(tr *Traffic, report func([]liftrescue.Fix)) {
+			every(37*time.Second)(tr, report)
+			report(tr.Step(end))
 		}},
+		{"2 min", every(TrafficBacklog)},
 		{"irregular", irregular},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.run(c.Traffic(TrafficConfig{}, trafficStart)); !sameFixes(got, want) {
-				t.Errorf("got %d fixes, want the %d of 2-minute steps", len(got), len(want))
+			r := replay{want: want}
+			tc.run(c.Traffic(TrafficConfig{}, trafficStart), r.step)
+			if !r.ok() {
+				t.Errorf("got %d fixes, the first %d as they should be; want the %d of 5-s steps", r.got, r.same, len(want))
 			}
 		})
 	}
 
 	t.Run("one long step", func(t *testing.T) {
 		end := trafficStart.Add(2 * time.Hour)
-		want := drive(c.Traffic(TrafficConfig{}, trafficStart), trafficStart, end, TrafficBacklog)
+		var last []liftrescue.Fix // the last of 2-minute steps: the fixes of the last TrafficBacklog
+		stepThrough(c.Traffic(TrafficConfig{}, trafficStart), trafficStart, end, TrafficBacklog,
+			func(_ time.Time, fixes []liftrescue.Fix) { last = fixes })
 		tr := c.Traffic(TrafficConfig{}, trafficStart)
-		drive(tr, trafficStart, trafficStart.Add(10*time.Minute), 5*time.Second)
+		stepThrough(tr, trafficStart, trafficStart.Add(10*time.Minute), demoStep, func(time.Time, []liftrescue.Fix) {})
 		got := tr.Step(end)
-		var last []liftrescue.Fix
-		for _, f := range want {
-			if f.Time.After(end.Add(-TrafficBacklog)) {
-				last = append(last, f)
-			}
-		}
 		if len(got) == 0 || !sameFixes(got, last) {
 			t.Errorf("a 2-hour step gave %d fixes, want the %d of its last 2 minutes", len(got), len(last))
 		}
@@ -112,23 +157,27 @@ func TestTrafficStepSizeIndependent(t *testing.T) {
 // One simulated hour of the city looks like plausible traffic and passes the ingest pipeline's
 // checks.
 func TestTrafficIsPlausible(t *testing.T) {
+	other := Generate(Config{Elevators: 1, Seed: 42})
 	for _, tc := range []struct {
-		name  string
-		city  Config
-		every time.Duration
+		name string
+		city *City
+		hour func() [][]liftrescue.Fix
 	}{
-		{"default", Config{Elevators: 1}, 0},
-		{"other city, 30 s reports", Config{Elevators: 1, Seed: 42}, 30 * time.Second},
+		{"default", Generate(Config{Elevators: 1}), defaultHour},
+		{"other city, 30 s reports", other, func() [][]liftrescue.Fix {
+			return hourOf(other, TrafficConfig{Every: 30 * time.Second})
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			checkTraffic(t, Generate(tc.city), TrafficConfig{Every: tc.every})
+			checkTraffic(t, tc.city, tc.hour())
 		})
 	}
 }
 
-func checkTraffic(t *testing.T, c *City, cfg TrafficConfig) {
+// checkTraffic checks the city's first hour of traffic from trafficStart, step by 5-s step.
+func checkTraffic(t *testing.T, c *City, hour [][]liftrescue.Fix) {
 	const (
-		step        = 5 * time.Second
+		step        = demoStep
 		maxKmh      = 60.0
 		slackM      = 100.0
 		maxHeadingΔ = 30.0
@@ -152,11 +201,13 @@ func checkTraffic(t *testing.T, c *City, cfg TrafficConfig) {
 		metres         float64
 	}
 	tracks := map[string]*track{}
-	tr := c.Traffic(cfg, trafficStart)
 	var movingNow, parkedNow int // at the half hour, by their last fix
 	var headings, wrongHeadings int
-	for now := trafficStart.Add(step); !now.After(trafficStart.Add(time.Hour)); now = now.Add(step) {
-		fixes := tr.Step(now)
+	if len(hour) != int(time.Hour/step) {
+		t.Fatalf("%d steps in an hour, want %d", len(hour), time.Hour/step)
+	}
+	for s, fixes := range hour {
+		now := trafficStart.Add(time.Duration(s+1) * step)
 		for i := range fixes {
 			f := &fixes[i]
 			if i > 0 && f.Time.Before(fixes[i-1].Time) {
