@@ -97,6 +97,24 @@ func BenchmarkOsmAndQuery(b *testing.B) {
 	}
 }
 
+// BenchmarkOsmAndForm parses one request as the OsmAnd server gets it from Traccar Client: a POST
+// with the form body, and the token in the query string of the server URL.
+func BenchmarkOsmAndForm(b *testing.B) {
+	form := "id=353861053849681&lat=34.860000&lon=117.550000&timestamp=1763716000123&speed=10.25&bearing=90.0&altitude=50.0&accuracy=5.0&batt=87&charge=false"
+	r := &http.Request{Method: "POST", URL: &url.URL{Path: "/", RawQuery: "token=4vV0mZ8qK2sT9xYb"},
+		Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}}
+	rd := strings.NewReader(form)
+	b.SetBytes(int64(len(form)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(form)
+		r.Body = io.NopCloser(rd)
+		if _, err := ParseOsmAnd(r, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkOsmAndJSON parses one Traccar Client 9 JSON body.
 func BenchmarkOsmAndJSON(b *testing.B) {
 	body := osmAndVectors(b)["OSM-J4"]

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/liftrescue/liftrescue"
 )
@@ -46,30 +47,38 @@ func ParseOsmAnd(r *http.Request, now time.Time) (liftrescue.Fix, error) {
 	if err != nil {
 		return liftrescue.Fix{}, err
 	}
-	if j := bytes.TrimLeft(body, " \t\r\n"); len(j) > 0 && (j[0] == '{' || j[0] == '[' ||
-		strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/json")) {
+	if j := bytes.TrimLeft(body, " \t\r\n"); len(j) > 0 && (j[0] == '{' || j[0] == '[' || jsonContentType(r.Header)) {
 		return parseOsmAndJSON(j, now)
 	}
-	var raw string
+	var p osmAndParams
 	if r.URL != nil {
-		raw = r.URL.RawQuery
-	}
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return liftrescue.Fix{}, liftrescue.Errorf(liftrescue.EBADREQUEST, "malformed query string: %s", queryProblem(err))
+		if err := p.read(r.URL.RawQuery); err != nil {
+			return liftrescue.Fix{}, liftrescue.Errorf(liftrescue.EBADREQUEST, "malformed query string: %s", queryProblem(err))
+		}
 	}
 	if len(body) > 0 {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
+		if err := p.read(string(body)); err != nil {
 			return liftrescue.Fix{}, liftrescue.Errorf(liftrescue.EBADREQUEST, "malformed form body: %s", queryProblem(err))
 		}
-		for k, v := range form {
-			if _, ok := q[k]; !ok {
-				q[k] = v
-			}
+	}
+	return p.fix(now)
+}
+
+// jsonContentType reports whether the Content-Type starts with application/json in any case, as
+// strings.HasPrefix(strings.ToLower(ct), "application/json") does, without lowering the whole type
+// of every form.
+func jsonContentType(h http.Header) bool {
+	const want = "application/json"
+	var ct string
+	if v := h["Content-Type"]; len(v) > 0 {
+		ct = v[0]
+	}
+	for i := 0; i < len(ct) && i < len(want); i++ {
+		if ct[i] >= utf8.RuneSelf { // strings.ToLower lowers İ to i
+			return strings.HasPrefix(strings.ToLower(ct), want)
 		}
 	}
-	return parseOsmAndQuery(q, now)
+	return len(ct) >= len(want) && strings.EqualFold(ct[:len(want)], want)
 }
 
 // readBody reads at most max bytes of a request body.
@@ -99,23 +108,250 @@ func queryProblem(err error) string {
 	return "cannot be decoded"
 }
 
-func parseOsmAndQuery(q url.Values, now time.Time) (liftrescue.Fix, error) {
+// osmAndKey is a parameter ParseOsmAnd reads from a query string or a form body.
+type osmAndKey uint8
+
+const (
+	keyID osmAndKey = iota
+	keyDeviceID
+	keyLat
+	keyLon
+	keyLocation
+	keyTimestamp
+	keySpeed
+	keyBearing
+	keyHeading
+	keyAltitude
+	keyAccuracy
+	keyBatt
+	keyAlarm
+	numOsmAndKeys
+	noKey = numOsmAndKeys // any other parameter
+)
+
+// osmAndKeyNames are the parameters' names, as errors give them.
+var osmAndKeyNames = [numOsmAndKeys]string{"id", "deviceid", "lat", "lon", "location", "timestamp",
+	"speed", "bearing", "heading", "altitude", "accuracy", "batt", "alarm"}
+
+// maxKeyLen is the length of the longest name in osmAndKeyNames.
+const maxKeyLen = len("timestamp")
+
+// lookupKey returns the parameter a decoded name stands for, or noKey.
+func lookupKey(name string) osmAndKey {
+	switch name {
+	case "id":
+		return keyID
+	case "deviceid":
+		return keyDeviceID
+	case "lat":
+		return keyLat
+	case "lon":
+		return keyLon
+	case "location":
+		return keyLocation
+	case "timestamp":
+		return keyTimestamp
+	case "speed":
+		return keySpeed
+	case "bearing":
+		return keyBearing
+	case "heading":
+		return keyHeading
+	case "altitude":
+		return keyAltitude
+	case "accuracy":
+		return keyAccuracy
+	case "batt":
+		return keyBatt
+	case "alarm":
+		return keyAlarm
+	}
+	return noKey
+}
+
+// osmAndParams holds the parameters ParseOsmAnd reads, read straight from the query string and the
+// form body without building url.Values: this is most of the OsmAnd handler's work, and
+// url.ParseQuery with a merge of two url.Values cost three times as much and 13 allocations. It
+// gives the values the merge gave: a parameter's first value, from the query string when the name
+// is there at all (even with an empty value), else from the form body.
+type osmAndParams struct {
+	val  [numOsmAndKeys]string // decoded first values; "" when absent
+	seen uint16                // bit k: a value for key k has been read
+}
+
+// manyParams is the number of '&' from which read lets url.ParseQuery check a source first, for
+// the limit it puts on the number of parameters (GODEBUG urlmaxqueryparams, 10,000 by default; a
+// limit under manyParams+1 is not applied to requests with fewer parameters).
+const manyParams = 100
+
+// formSpecial marks the bytes read looks at in a query string or form body.
+var formSpecial = [256]bool{'&': true, ';': true, '=': true, '%': true, '+': true}
+
+// errSemicolon is url.ParseQuery's error for a ';' in a parameter.
+var errSemicolon = errors.New("invalid semicolon separator in query")
+
+// read reads the parameters of a query string or form body that p does not have yet. It refuses
+// what url.ParseQuery refuses, with the error it gives (a ';' anywhere, else the first bad
+// %-escape), and decodes only the values it keeps that have a '%' or '+'. One loop finds the
+// separators and escapes of a pair: on pairs this short, a strings.IndexByte per separator costs
+// more.
+func (p *osmAndParams) read(s string) error {
+	if strings.Count(s, "&") >= manyParams {
+		if _, err := url.ParseQuery(s); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < len(s); {
+		start, eq, escaped := i, -1, 0
+		for ; i < len(s); i++ {
+			c := s[i]
+			if !formSpecial[c] {
+				continue
+			}
+			if c == '&' {
+				break
+			}
+			switch c {
+			case ';':
+				return errSemicolon
+			case '=':
+				if eq < 0 {
+					eq = i
+				}
+			case '%', '+':
+				if eq < 0 {
+					escaped |= 1 // in the name
+				} else {
+					escaped |= 2 // in the value
+				}
+			}
+		}
+		end := i
+		i++ // past '&'
+		if start == end {
+			continue
+		}
+		name, v := s[start:end], ""
+		if eq >= 0 {
+			name, v = s[start:eq], s[eq+1:end]
+		}
+		var k osmAndKey
+		var err error
+		if escaped&1 == 0 {
+			k = lookupKey(name)
+		} else {
+			k, err = decodeKey(name)
+		}
+		if err == nil && escaped&2 != 0 {
+			if k != noKey && p.seen&(1<<k) == 0 {
+				v, err = url.QueryUnescape(v)
+			} else {
+				err = checkEscapes(v)
+			}
+		}
+		if err != nil {
+			if i < len(s) && strings.IndexByte(s[i:], ';') >= 0 {
+				return errSemicolon // url.ParseQuery reports a later ';' over a bad escape
+			}
+			return err
+		}
+		if k != noKey && p.seen&(1<<k) == 0 {
+			p.seen |= 1 << k
+			p.val[k] = v
+		}
+	}
+	return nil
+}
+
+// decodeKey returns the parameter a name stands for once decoded, without allocating.
+func decodeKey(name string) (osmAndKey, error) {
+	if err := checkEscapes(name); err != nil {
+		return noKey, err
+	}
+	var buf [maxKeyLen]byte
+	n := 0
+	for i := 0; i < len(name); i++ {
+		if n == len(buf) {
+			return noKey, nil // longer than any name
+		}
+		c := name[i]
+		switch c {
+		case '%':
+			c = unhex(name[i+1])<<4 | unhex(name[i+2])
+			i += 2
+		case '+':
+			c = ' '
+		}
+		buf[n] = c
+		n++
+	}
+	return lookupKey(string(buf[:n])), nil
+}
+
+// checkEscapes returns the error url.QueryUnescape gives s, without decoding it.
+func checkEscapes(s string) error {
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			return nil
+		}
+		if i+2 >= len(s) || !ishex(s[i+1]) || !ishex(s[i+2]) {
+			return url.EscapeError(s[i:min(i+3, len(s))])
+		}
+		s = s[i+3:]
+	}
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 0
+}
+
+// number reads the first of keys that has a value; ok is false when none has.
+func (p *osmAndParams) number(keys ...osmAndKey) (v float64, ok bool, err error) {
+	for _, k := range keys {
+		if s := p.val[k]; s != "" {
+			if v, err = parseNumber(s); err != nil {
+				return 0, false, badParam(osmAndKeyNames[k], s, "want a decimal number")
+			}
+			return v, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+// fix makes the fix of the parameters and checks it at now.
+func (p *osmAndParams) fix(now time.Time) (liftrescue.Fix, error) {
 	f := liftrescue.Fix{SpeedKmh: liftrescue.Unknown, Heading: liftrescue.Unknown, AccuracyM: liftrescue.Unknown,
 		AltitudeM: liftrescue.Unknown, Battery: liftrescue.Unknown}
-	_, id := param(q, "id", "deviceid")
+	id := p.val[keyID]
+	if id == "" {
+		id = p.val[keyDeviceID]
+	}
 	if f.DeviceID = strings.TrimSpace(id); f.DeviceID == "" {
 		return liftrescue.Fix{}, liftrescue.Invalid("id", "missing: send the device id as id or deviceid")
 	}
 
-	lat, okLat, err := number(q, "lat")
+	lat, okLat, err := p.number(keyLat)
 	if err != nil {
 		return liftrescue.Fix{}, err
 	}
-	lon, okLon, err := number(q, "lon")
+	lon, okLon, err := p.number(keyLon)
 	if err != nil {
 		return liftrescue.Fix{}, err
 	}
-	if _, loc := param(q, "location"); !okLat && !okLon && loc != "" {
+	if loc := p.val[keyLocation]; !okLat && !okLon && loc != "" {
 		s, t, found := strings.Cut(loc, ",")
 		la, err1 := parseNumber(s)
 		lo, err2 := parseNumber(t)
@@ -133,7 +369,7 @@ func parseOsmAndQuery(q url.Values, now time.Time) (liftrescue.Fix, error) {
 	f.Lat, f.Lon = lat, lon
 
 	f.Time = now
-	if _, ts := param(q, "timestamp"); ts != "" {
+	if ts := p.val[keyTimestamp]; ts != "" {
 		t, ok := parseTimestamp(ts)
 		if !ok {
 			return liftrescue.Fix{}, badParam("timestamp", ts, "want Unix seconds, Unix milliseconds or an ISO 8601 time")
@@ -142,56 +378,34 @@ func parseOsmAndQuery(q url.Values, now time.Time) (liftrescue.Fix, error) {
 	}
 	f.Time = fixTime(f.Time)
 
-	for _, m := range []struct {
-		dst   *float64
-		keys  []string
-		scale float64
-		sign  bool // negative values mean unknown
-	}{
-		{&f.SpeedKmh, []string{"speed"}, kmhPerKnot, true},
-		{&f.Heading, []string{"bearing", "heading"}, 1, true},
-		{&f.AltitudeM, []string{"altitude"}, 1, false},
-		{&f.AccuracyM, []string{"accuracy"}, 1, true},
-		{&f.Battery, []string{"batt"}, 0.01, true},
-	} {
-		v, ok, err := number(q, m.keys...)
-		if err != nil {
-			return liftrescue.Fix{}, err
-		}
-		if !ok {
-			continue
-		}
-		if m.sign {
-			v = positive(v)
-		}
-		*m.dst = v * m.scale
+	// Negative speed, heading, accuracy and battery mean unknown.
+	if v, ok, err := p.number(keySpeed); err != nil {
+		return liftrescue.Fix{}, err
+	} else if ok {
+		f.SpeedKmh = positive(v) * kmhPerKnot
 	}
-	_, f.Alarm = param(q, "alarm")
-	f.Alarm = strings.ToLower(strings.TrimSpace(f.Alarm))
+	if v, ok, err := p.number(keyBearing, keyHeading); err != nil {
+		return liftrescue.Fix{}, err
+	} else if ok {
+		f.Heading = positive(v)
+	}
+	if v, ok, err := p.number(keyAltitude); err != nil {
+		return liftrescue.Fix{}, err
+	} else if ok {
+		f.AltitudeM = v
+	}
+	if v, ok, err := p.number(keyAccuracy); err != nil {
+		return liftrescue.Fix{}, err
+	} else if ok {
+		f.AccuracyM = positive(v)
+	}
+	if v, ok, err := p.number(keyBatt); err != nil {
+		return liftrescue.Fix{}, err
+	} else if ok {
+		f.Battery = positive(v) * 0.01
+	}
+	f.Alarm = strings.ToLower(strings.TrimSpace(p.val[keyAlarm]))
 	return f, checkOsmAnd(&f, now, osmAndQueryFields)
-}
-
-// param returns the first key of keys that has a non-empty value, and its first value.
-func param(q url.Values, keys ...string) (key, value string) {
-	for _, k := range keys {
-		if v := q[k]; len(v) > 0 && v[0] != "" {
-			return k, v[0]
-		}
-	}
-	return "", ""
-}
-
-// number reads the parameter named by the first of keys present; ok is false when none is.
-func number(q url.Values, keys ...string) (v float64, ok bool, err error) {
-	k, s := param(q, keys...)
-	if k == "" {
-		return 0, false, nil
-	}
-	v, err = parseNumber(s)
-	if err != nil {
-		return 0, false, badParam(k, s, "want a decimal number")
-	}
-	return v, true, nil
 }
 
 // parseNumber reads a finite decimal number; strconv alone would take "NaN", "Inf" and hex.

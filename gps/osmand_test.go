@@ -2,13 +2,16 @@ package gps
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -228,4 +231,284 @@ func TestOsmAndErrors(t *testing.T) {
 			t.Errorf("%s: got %v (field %q), want %s on %q", tc.name, err, detailField(err), tc.code, tc.field)
 		}
 	}
+}
+
+// parseOsmAndReference is ParseOsmAnd as it was before it read the parameters itself: through
+// url.ParseQuery and a merge of url.Values. The differential tests hold the parser to it.
+func parseOsmAndReference(r *http.Request, now time.Time) (liftrescue.Fix, error) {
+	body, err := readBody(r.Body, MaxOsmAndBody)
+	if err != nil {
+		return liftrescue.Fix{}, err
+	}
+	if j := bytes.TrimLeft(body, " \t\r\n"); len(j) > 0 && (j[0] == '{' || j[0] == '[' ||
+		strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/json")) {
+		return parseOsmAndJSON(j, now)
+	}
+	var raw string
+	if r.URL != nil {
+		raw = r.URL.RawQuery
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return liftrescue.Fix{}, liftrescue.Errorf(liftrescue.EBADREQUEST, "malformed query string: %s", queryProblem(err))
+	}
+	if len(body) > 0 {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return liftrescue.Fix{}, liftrescue.Errorf(liftrescue.EBADREQUEST, "malformed form body: %s", queryProblem(err))
+		}
+		for k, v := range form {
+			if _, ok := q[k]; !ok {
+				q[k] = v
+			}
+		}
+	}
+	return parseOsmAndQueryReference(q, now)
+}
+
+func parseOsmAndQueryReference(q url.Values, now time.Time) (liftrescue.Fix, error) {
+	f := liftrescue.Fix{SpeedKmh: liftrescue.Unknown, Heading: liftrescue.Unknown, AccuracyM: liftrescue.Unknown,
+		AltitudeM: liftrescue.Unknown, Battery: liftrescue.Unknown}
+	_, id := referenceParam(q, "id", "deviceid")
+	if f.DeviceID = strings.TrimSpace(id); f.DeviceID == "" {
+		return liftrescue.Fix{}, liftrescue.Invalid("id", "missing: send the device id as id or deviceid")
+	}
+
+	lat, okLat, err := referenceNumber(q, "lat")
+	if err != nil {
+		return liftrescue.Fix{}, err
+	}
+	lon, okLon, err := referenceNumber(q, "lon")
+	if err != nil {
+		return liftrescue.Fix{}, err
+	}
+	if _, loc := referenceParam(q, "location"); !okLat && !okLon && loc != "" {
+		s, t, found := strings.Cut(loc, ",")
+		la, err1 := parseNumber(s)
+		lo, err2 := parseNumber(t)
+		if !found || err1 != nil || err2 != nil {
+			return liftrescue.Fix{}, badParam("location", loc, "want latitude,longitude in degrees")
+		}
+		lat, lon, okLat, okLon = la, lo, true, true
+	}
+	if !okLat {
+		return liftrescue.Fix{}, liftrescue.Invalid("lat", "missing: send lat and lon, or location=lat,lon")
+	}
+	if !okLon {
+		return liftrescue.Fix{}, liftrescue.Invalid("lon", "missing: send lat and lon, or location=lat,lon")
+	}
+	f.Lat, f.Lon = lat, lon
+
+	f.Time = now
+	if _, ts := referenceParam(q, "timestamp"); ts != "" {
+		t, ok := parseTimestamp(ts)
+		if !ok {
+			return liftrescue.Fix{}, badParam("timestamp", ts, "want Unix seconds, Unix milliseconds or an ISO 8601 time")
+		}
+		f.Time = t
+	}
+	f.Time = fixTime(f.Time)
+
+	for _, m := range []struct {
+		dst   *float64
+		keys  []string
+		scale float64
+		sign  bool // negative values mean unknown
+	}{
+		{&f.SpeedKmh, []string{"speed"}, kmhPerKnot, true},
+		{&f.Heading, []string{"bearing", "heading"}, 1, true},
+		{&f.AltitudeM, []string{"altitude"}, 1, false},
+		{&f.AccuracyM, []string{"accuracy"}, 1, true},
+		{&f.Battery, []string{"batt"}, 0.01, true},
+	} {
+		v, ok, err := referenceNumber(q, m.keys...)
+		if err != nil {
+			return liftrescue.Fix{}, err
+		}
+		if !ok {
+			continue
+		}
+		if m.sign {
+			v = positive(v)
+		}
+		*m.dst = v * m.scale
+	}
+	_, f.Alarm = referenceParam(q, "alarm")
+	f.Alarm = strings.ToLower(strings.TrimSpace(f.Alarm))
+	return f, checkOsmAnd(&f, now, osmAndQueryFields)
+}
+
+// referenceParam returns the first key of keys that has a non-empty value, and its first value.
+func referenceParam(q url.Values, keys ...string) (key, value string) {
+	for _, k := range keys {
+		if v := q[k]; len(v) > 0 && v[0] != "" {
+			return k, v[0]
+		}
+	}
+	return "", ""
+}
+
+// referenceNumber reads the parameter named by the first of keys present; ok is false when none is.
+func referenceNumber(q url.Values, keys ...string) (v float64, ok bool, err error) {
+	k, s := referenceParam(q, keys...)
+	if k == "" {
+		return 0, false, nil
+	}
+	v, err = parseNumber(s)
+	if err != nil {
+		return 0, false, badParam(k, s, "want a decimal number")
+	}
+	return v, true, nil
+}
+
+// osmAndDiff returns how ParseOsmAnd and parseOsmAndReference read a request differently, given as
+// its query string and, for a POST, its form body, or "" when they give the same fix to the bit,
+// or the same error with the same message and details.
+func osmAndDiff(query, body string, post bool, contentType string) string {
+	request := func() *http.Request {
+		r := &http.Request{Method: "GET", URL: &url.URL{Path: "/", RawQuery: query}, Header: http.Header{}, Body: http.NoBody}
+		if post {
+			r.Method = "POST"
+			r.Header.Set("Content-Type", contentType)
+			r.Body = io.NopCloser(strings.NewReader(body))
+		}
+		return r
+	}
+	got, gotErr := ParseOsmAnd(request(), testNow)
+	want, wantErr := parseOsmAndReference(request(), testNow)
+	if gotErr != nil || wantErr != nil {
+		var g, w *liftrescue.Error
+		if !errors.As(gotErr, &g) || !errors.As(wantErr, &w) || !reflect.DeepEqual(g, w) {
+			return fmt.Sprintf("query %q, body %q (post %v, %q):\n got %#v\nwant %#v", query, body, post, contentType, gotErr, wantErr)
+		}
+		return ""
+	}
+	same := func(a, b float64) bool {
+		return math.Float64bits(a) == math.Float64bits(b) || math.IsNaN(a) && math.IsNaN(b)
+	}
+	if got.DeviceID != want.DeviceID || got.Alarm != want.Alarm || got.Flags != want.Flags || got.Unlocated != want.Unlocated ||
+		!got.Time.Equal(want.Time) || got.Time.Location() != want.Time.Location() ||
+		!same(got.Lat, want.Lat) || !same(got.Lon, want.Lon) || !same(got.SpeedKmh, want.SpeedKmh) ||
+		!same(got.Heading, want.Heading) || !same(got.AccuracyM, want.AccuracyM) ||
+		!same(got.AltitudeM, want.AltitudeM) || !same(got.Battery, want.Battery) {
+		return fmt.Sprintf("query %q, body %q (post %v, %q):\n got %+v\nwant %+v", query, body, post, contentType, got, want)
+	}
+	return ""
+}
+
+// osmAndRequestSeed is a request as osmAndDiff takes it.
+type osmAndRequestSeed struct {
+	query, body string
+	post        bool
+	contentType string
+}
+
+// formType is the Content-Type of a form body.
+const formType = "application/x-www-form-urlencoded"
+
+// osmAndDifferentialSeeds are requests at the edges of url.ParseQuery, of the merge of the query
+// string and the form body, and of telling a JSON body from a form.
+var osmAndDifferentialSeeds = []osmAndRequestSeed{
+	{"id=1&lat=1&lon=2&timestamp=1763716000", "", false, ""},
+	{"id=353861053849681&timestamp=1763716000&lat=49.606880&lon=6.157880&speed=10.25&bearing=90.0&altitude=384.7&accuracy=4.5&batt=87&charge=true", "", false, ""},
+	{"i%64=1&l%61t=1&%6c%6Fn=2&timestamp=2025-11-21T17:06:40.5%2B08:00&al%61rm=S%4fS+now", "", false, ""},
+	{"id=+7+&lat=+1&lon=2+&alarm=a+b&time+stamp=x", "", false, ""},
+	{"id=&id=5&deviceid=6&lat=1&lon=2", "", false, ""},
+	{"id=1&lat=&lat=3&lon=2&location=4,5", "", false, ""},
+	{"id=1&location=60,30&heading=45&bearing=", "", false, ""},
+	{"id=1&lat=1&lon=2&bearing=x&heading=45", "", false, ""},
+	{"id=1&lat=1&lon=2&alarm=50%", "", false, ""},
+	{"id=1&lat=1&lon=2&alarm=50%&x=a;b", "", false, ""},
+	{"id=1;lat=1;lon=2", "", false, ""},
+	{"%zz=1&id=1&lat=1&lon=2&a=%4", "", false, ""},
+	{"id=1&lat=1&lon=2&x=%g0&y=%%", "", false, ""},
+	{"=1&&&id==1&lat=1=2&lon=2", "", false, ""},
+	{"id=1&lat=1&lon=2&time%73tamp=1763716000&%74imestamp%31=0&timestampx=0&longerthananyname=1", "", false, ""},
+	{"id=1&lat=1", "lon=2&lat=3&id=4", true, formType},
+	{"id=1&lat=&lon=2", "lat=3", true, formType},
+	{"id=1&lat=1&lon=2", "alarm=%zz", true, formType},
+	{"id=1&lat=1&lon=2", "a=1;b", true, formType},
+	{"id=1&lat=%zz", "a=1;b", true, formType},
+	{"id=1&lat=1&lon=2", " \r\n", true, "application/json"},
+	{"", "deviceid=9&location=1,2&timestamp=1763716000123&batt=-1&speed=-1&accuracy=-1", true, ""},
+	{"id=1&lat=1&lon=2", "alarm=sos", true, "Application/JSON; charset=utf-8"},
+	{"id=1&lat=1&lon=2", "alarm=sos", true, "appl\u0130cation/json"},
+	{"id=1&lat=1&lon=2", "alarm=sos", true, "application/jso"},
+	{"id=1&lat=1&lon=2", "alarm=sos", true, "text/json\xff"},
+	{"", `{"device_id":"1","location":{"coords":{"latitude":1,"longitude":2}}}`, true, formType},
+}
+
+func TestOsmAndMatchesReference(t *testing.T) {
+	// Past manyParams parameters; past url.ParseQuery's limit (too large to seed the fuzzer with).
+	many := []osmAndRequestSeed{
+		{"id=1&lat=1&lon=2&" + strings.Repeat("x=1&", 150) + "alarm=%zz", "", false, ""},
+		{"id=1&lat=1&lon=2&" + strings.Repeat("x=1&", 150) + "alarm=sos", "", false, ""},
+		{"id=1&lat=1&lon=2&" + strings.Repeat("&", 10001), "", false, ""},
+		{"id=1&lat=1&lon=2", strings.Repeat("&", 10001) + "alarm=sos", true, formType},
+	}
+	for _, s := range append(many, osmAndDifferentialSeeds...) {
+		if d := osmAndDiff(s.query, s.body, s.post, s.contentType); d != "" {
+			t.Error(d)
+		}
+	}
+	for id, v := range osmAndVectors(t) {
+		if !strings.HasPrefix(id, "OSM-J") {
+			u, _ := url.Parse(v)
+			if d := osmAndDiff(u.RawQuery, "", false, "") + osmAndDiff("", u.RawQuery, true, formType); d != "" {
+				t.Errorf("%s: %s", id, d)
+			}
+		}
+	}
+
+	// Random requests from the pieces that matter: names (plain, escaped, near misses), values
+	// (numbers, times, escapes good and bad, spaces) and separators.
+	seed := rand.Uint64()
+	r := rand.New(rand.NewPCG(seed, 0))
+	names := []string{"id", "deviceid", "lat", "lon", "location", "timestamp", "speed", "bearing", "heading",
+		"altitude", "accuracy", "batt", "alarm", "token", "l%61t", "LAT", "i%64", "al+arm", "", "x"}
+	values := []string{"", "1", "-1", "2.5", "49.606880", "6.15788", "1e999", "NaN", "0x1p3", "1763716000",
+		"1763716000123", "2025-11-21T17:06:40.5%2B08:00", "2025-11-21+09:06:40", "60,30", "1,", "sos", "S%4FS",
+		"%zz", "%4", "%", "+7+", "a%00b", "400", "150", "5000", "%E2%82%AC", "abc"}
+	seps := []string{"&", "&", "&", "&", "&&", ";", "=", "&="}
+	piece := func() string {
+		var b strings.Builder
+		for n := r.IntN(12); n > 0; n-- {
+			b.WriteString(names[r.IntN(len(names))])
+			if r.IntN(8) > 0 {
+				b.WriteString("=")
+			}
+			b.WriteString(values[r.IntN(len(values))])
+			b.WriteString(seps[r.IntN(len(seps))])
+		}
+		return b.String()
+	}
+	for range 20000 {
+		query, body, post := "id=1&lat=1&lon=2&"+piece(), piece(), r.IntN(2) == 0
+		if r.IntN(4) == 0 {
+			query = piece()
+		}
+		if d := osmAndDiff(query, body, post, formType); d != "" {
+			t.Fatalf("random request (seed %d): %s", seed, d)
+		}
+	}
+}
+
+// FuzzOsmAndDifferential holds ParseOsmAnd to the url.ParseQuery reference on any query string,
+// form body and Content-Type.
+func FuzzOsmAndDifferential(f *testing.F) {
+	for _, s := range osmAndDifferentialSeeds {
+		f.Add(s.query, s.body, s.post, s.contentType)
+	}
+	for id, v := range osmAndVectors(f) {
+		if !strings.HasPrefix(id, "OSM-J") {
+			u, _ := url.Parse(v)
+			f.Add(u.RawQuery, "", false, "")
+			f.Add("", u.RawQuery, true, formType)
+		}
+	}
+	f.Fuzz(func(t *testing.T, query, body string, post bool, contentType string) {
+		if d := osmAndDiff(query, body, post, contentType); d != "" {
+			t.Fatal(d)
+		}
+	})
 }
