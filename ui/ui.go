@@ -1,5 +1,6 @@
 // Package ui embeds the single-page operator UI so that the binary serves it with no Node and no
-// build step. Third-party browser libraries live under static/vendor with their licences.
+// build step. Third-party browser libraries live under static/vendor with their licences;
+// scripts/vendor-ui fetches them from npm.
 //
 // It imports nothing of ours.
 package ui

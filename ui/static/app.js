@@ -1,6 +1,18 @@
 // The dispatcher's first screen: type the rescue code read out by the caller, press Enter, and
-// see the elevator with its two tier-1 units. Times are shown in the centre's zone.
+// see the elevator with its two tier-1 units, and beside it the live map of the city's rescue
+// vehicles with the elevator on it. Times are shown in the centre's zone.
 "use strict";
+
+// The base map. Its tiles may not load in a centre's network: the district outlines from the API
+// are drawn under everything, so the map stays readable without it. OpenStreetMap's own tile
+// server suits a demo, not a production centre (see its tile usage policy); point this at the
+// centre's tile server. Tiles must be in WGS-84 (most Chinese commercial tiles are GCJ-02 and
+// would put every marker 100–700 m off).
+const BASE_MAP = {
+  url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+  attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
+  maxZoom: 19,
+};
 
 let TZ = "Asia/Shanghai"; // replaced by the server's --tz at start
 const text = {
@@ -12,6 +24,9 @@ const text = {
     userUnit: "使用单位", maintenanceUnit: "维保单位", lastMaintained: "最近维保", inspection: "检验有效期至",
     status: "状态", in_service: "在用", out_of_service: "停用", overdue: "（已超期）", expired: "（已过期）",
     kinds: { traction: "曳引驱动电梯", hydraulic: "液压电梯", positive_drive: "强制驱动电梯", escalator: "自动扶梯", moving_walk: "自动人行道", dumbwaiter: "杂物电梯" },
+    map: "救援车辆实时地图", vehicles: "救援车辆", baseMapDown: "底图无法加载", streamDown: "实时更新中断，正在重连…",
+    speed: "速度", fixTime: "定位时间", offDuty: "不在岗",
+    vehicleStatus: { live: "在线", stale: "定位滞后", offline: "离线", no_fix: "无定位" },
   },
   en: {
     title: "Elevator emergency rescue dispatch", codeLabel: "Rescue code / equipment code", find: "Find", lang: "中文",
@@ -21,6 +36,9 @@ const text = {
     userUnit: "User unit", maintenanceUnit: "Maintenance company", lastMaintained: "Last maintained", inspection: "Inspection valid until",
     status: "Status", in_service: "In service", out_of_service: "Out of service", overdue: " (overdue)", expired: " (expired)",
     kinds: { traction: "Traction", hydraulic: "Hydraulic", positive_drive: "Positive drive", escalator: "Escalator", moving_walk: "Moving walk", dumbwaiter: "Dumbwaiter" },
+    map: "Live map of the rescue vehicles", vehicles: "Rescue vehicles", baseMapDown: "Base map unavailable", streamDown: "Live updates interrupted, reconnecting…",
+    speed: "Speed", fixTime: "Fix time", offDuty: "Off duty",
+    vehicleStatus: { live: "Live", stale: "Stale", offline: "Offline", no_fix: "No fix" },
   },
 };
 let lang = localStorage.getItem("lang") || "zh-CN";
@@ -35,6 +53,7 @@ function applyLanguage() {
   document.title = "liftrescue " + t("title");
   if (shown) showElevator(shown);
   loadStats();
+  mapLanguage();
 }
 
 function formatTime(iso) {
@@ -92,10 +111,11 @@ async function lookup(code) {
   shown = null;
   $("elevator").hidden = true;
   $("suggestions").replaceChildren();
+  elevatorOnMap(null);
   if (!/^(\d{4,8}|\d{20})$/.test(code)) { $("message").textContent = t("badCode"); return; }
   try {
     const res = await fetch(`/api/v1/elevators/${code}`);
-    if (res.ok) { showElevator(await res.json()); return; }
+    if (res.ok) { const e = await res.json(); showElevator(e); elevatorOnMap(e); return; }
     const body = await res.json().catch(() => ({}));
     $("message").textContent = res.status === 404 ? t("notFound") : t("error") + (body.error?.message || res.status);
     if (res.status === 404) suggest(code);
@@ -106,14 +126,342 @@ async function lookup(code) {
 
 async function loadStats() {
   try {
-    const [els, ds] = await Promise.all([fetch("/api/v1/elevators?limit=1"), fetch("/api/v1/districts")]);
-    if (els.ok && ds.ok) $("stats").textContent = t("stats")((await els.json()).total, (await ds.json()).total);
+    const [els, ds] = await Promise.all([fetch("/api/v1/elevators?limit=1"), districts()]);
+    if (els.ok) $("stats").textContent = t("stats")((await els.json()).total, ds.total);
   } catch { /* the lookup still works without the figures */ }
+}
+
+// districts fetches the districts, outlines included, once for the figures and the map.
+let districtsReq = null;
+function districts() {
+  districtsReq ??= fetch("/api/v1/districts")
+    .then((r) => r.ok ? r.json() : Promise.reject(new Error(`districts: ${r.status}`)))
+    .catch((err) => { districtsReq = null; throw err; });
+  return districtsReq;
+}
+
+// The live map. It is an addition to the lookup, never a condition of it: if Leaflet is missing
+// or the map fails, every function below does nothing and the lookup works as before.
+
+let map = null;
+// fitted: the map has left its first view of China for the city. The first of the districts'
+// outline, a found elevator or the vehicles moves it there.
+let fitted = false;
+let legend = null, elevatorMarker = null, baseLayer = null;
+const fleet = new Map(); // vehicle id → { v, marker }; every vehicle, with or without a position
+const VEHICLE_Z = { live: 3000, stale: 2000, offline: 1000 }; // live vehicles on top (markers stack by y otherwise)
+// A moving vehicle draws its last positions as a faint trail, so that a glance shows where it is
+// going; a vehicle that moves again after TRAIL_GAP_MS in one place starts a new trail.
+const TRAIL_POINTS = 24, TRAIL_GAP_MS = 60_000;
+
+function initMap() {
+  if (!window.L) return;
+  // Without tiles, quarter zoom steps let the city's outline fill the screen instead of half of
+  // it; tiles, though, show seams between them at fractional zooms, so the first tile to load
+  // brings back whole steps. The map gets a view before any layer goes on it: Leaflet fails to
+  // draw paths added to a map without one.
+  map = L.map("map", { zoomSnap: 0.25, worldCopyJump: true }).setView([35, 105], 4);
+  map.createPane("districtLabels").style.zIndex = 450; // above the outlines, under the markers
+  L.control.scale({ imperial: false }).addTo(map);
+
+  const districtLayer = L.geoJSON(null, {
+    interactive: false,
+    style: { color: "#6b7c8d", weight: 1.5, fillColor: "#c9d3dc", fillOpacity: 0.45 },
+    onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, { permanent: true, direction: "center", className: "district-label", pane: "districtLabels" }),
+  });
+  const tiles = baseLayer = L.tileLayer(BASE_MAP.url, { attribution: BASE_MAP.attribution, maxZoom: BASE_MAP.maxZoom });
+  // One small notice while the tiles fail; it goes when they load again.
+  let notice = null;
+  tiles.on("tileerror", () => {
+    if (notice) return;
+    notice = L.control({ position: "bottomleft" });
+    notice.onAdd = () => {
+      const div = L.DomUtil.create("div", "map-notice");
+      div.dataset.i18n = "baseMapDown";
+      div.textContent = t("baseMapDown");
+      return div;
+    };
+    notice.addTo(map);
+  });
+  let tilesSeen = false;
+  tiles.on("tileload", () => {
+    notice?.remove();
+    notice = null;
+    if (tilesSeen) return;
+    tilesSeen = true;
+    districtLayer.setStyle({ fillOpacity: 0.06 }); // the tiles show the land
+    map.options.zoomSnap = 1;
+    if (!Number.isInteger(map.getZoom())) map.setZoom(Math.floor(map.getZoom()), { animate: false });
+  });
+  setTimeout(showBaseMap, 3000); // the tiles wait for the city's view, but not for ever
+  districtLayer.addTo(map);
+  districts().then((page) => {
+    for (const d of page.items) {
+      if (d.outline) districtLayer.addData({ type: "Feature", geometry: d.outline, properties: { name: d.name, code: d.code } });
+    }
+    if (!fitted && districtLayer.getLayers().length) {
+      map.fitBounds(districtLayer.getBounds(), { padding: [12, 12] });
+      settle();
+    }
+  }, () => { /* no outlines: the vehicles take the view */ }).finally(() => {
+    districtsSettled = true;
+    fitVehicles();
+  });
+
+  legend = L.control({ position: "topright" });
+  legend.onAdd = () => {
+    const div = L.DomUtil.create("div", "map-legend");
+    L.DomEvent.disableClickPropagation(div);
+    return div;
+  };
+  legend.addTo(map);
+  renderLegend();
+
+  startStream();
+  loadVehicles();
+}
+
+// fitVehicles shows the vehicles when there are no district outlines to show.
+let districtsSettled = false;
+function fitVehicles() {
+  if (fitted || !districtsSettled) return;
+  const points = [...fleet.values()].filter((x) => x.marker).map((x) => x.marker.getLatLng());
+  if (!points.length) return;
+  map.fitBounds(L.latLngBounds(points), { padding: [24, 24], maxZoom: 14 });
+  settle();
+}
+
+// settle ends the first view of China. The base map waits for it, so as not to fetch China's
+// tiles first.
+function settle() {
+  fitted = true;
+  showBaseMap();
+}
+
+function showBaseMap() {
+  if (!map.hasLayer(baseLayer)) baseLayer.addTo(map);
+}
+
+// Vehicles: the list once, then the stream. Events that arrive while the list loads wait for it,
+// so that the older list cannot undo them.
+let queued = null;
+let listRetry = null;
+
+async function loadVehicles() {
+  queued ??= [];
+  clearTimeout(listRetry);
+  try {
+    const res = await fetch("/api/v1/vehicles");
+    if (!res.ok) throw new Error(`vehicles: ${res.status}`);
+    const page = await res.json();
+    const ids = new Set(page.items.map((v) => v.id));
+    for (const id of [...fleet.keys()]) if (!ids.has(id)) removeVehicle(id);
+    for (const v of page.items) putVehicle(v, true);
+    const events = queued ?? []; // another load (after a reset) may have taken them
+    queued = null;
+    for (const [kind, data] of events) applyEvent(kind, data);
+    renderLegend();
+    fitVehicles();
+  } catch {
+    listRetry = setTimeout(loadVehicles, 5000); // the stream keeps running; the list comes when it can
+  }
+}
+
+function startStream() {
+  const stream = new EventSource("/api/v1/stream?types=vehicle");
+  for (const kind of ["vehicle", "vehicle_removed", "reset"]) {
+    stream.addEventListener(kind, (ev) => {
+      let data;
+      try { data = JSON.parse(ev.data); } catch { return; }
+      if (queued && kind !== "reset") queued.push([kind, data]);
+      else applyEvent(kind, data);
+    });
+  }
+  stream.onopen = () => setStreamDown(false);
+  stream.onerror = () => {
+    setStreamDown(true);
+    // EventSource reconnects by itself with Last-Event-ID, unless the server answered with an
+    // error: then start again, and reload the list, since a new stream cannot resume.
+    if (stream.readyState === EventSource.CLOSED) {
+      setTimeout(() => { startStream(); loadVehicles(); }, 5000);
+    }
+  };
+}
+
+function applyEvent(kind, data) {
+  if (kind === "vehicle") putVehicle(data, false);
+  else if (kind === "vehicle_removed") removeVehicle(data.id);
+  else if (kind === "reset") { loadVehicles(); return; }
+  renderLegendSoon();
+}
+
+// renderLegendSoon counts once a frame however many events arrive in it.
+let legendDue = false;
+function renderLegendSoon() {
+  if (legendDue) return;
+  legendDue = true;
+  requestAnimationFrame(() => { legendDue = false; renderLegend(); });
+}
+
+let streamDown = false;
+function setStreamDown(down) {
+  if (down === streamDown) return;
+  streamDown = down;
+  renderLegend();
+}
+
+// putVehicle shows a vehicle where it is now. An event older than what the map shows (it waited
+// while the list loaded) is dropped, unless force.
+function putVehicle(v, force) {
+  let x = fleet.get(v.id);
+  if (!force && x?.v.position && v.position && Date.parse(v.position.time) < Date.parse(x.v.position.time)) return;
+  if (!x) { x = { v, marker: null }; fleet.set(v.id, x); }
+  x.v = v;
+  const p = v.position;
+  if (!p) {
+    x.marker?.remove();
+    x.trail?.remove();
+    x.marker = x.trail = null;
+    return;
+  }
+  extendTrail(x, p);
+  // An arrow only while it moves: a stale or offline vehicle's last speed says nothing of now.
+  const heading = v.status === "live" && p.heading != null && (p.speed_kmh ?? 0) >= 1 ? Math.round(p.heading) : null;
+  const look = `${v.status} ${v.on_duty} ${heading}`;
+  if (!x.marker) {
+    x.marker = L.marker([p.lat, p.lon], { icon: vehicleIcon(v, heading), zIndexOffset: VEHICLE_Z[v.status] || 0, keyboard: false });
+    x.marker.bindTooltip(() => vehicleTooltip(x.v), { direction: "top", offset: [0, -9] });
+    x.marker.addTo(map);
+  } else {
+    x.marker.setLatLng([p.lat, p.lon]);
+    if (x.look !== look) {
+      x.marker.setIcon(vehicleIcon(v, heading));
+      x.marker.setZIndexOffset(VEHICLE_Z[v.status] || 0);
+    }
+  }
+  x.look = look;
+  if (x.marker.isTooltipOpen()) x.marker.getTooltip().update();
+}
+
+// vehicleIcon draws a parked vehicle as a dot and a moving one as an arrow along its heading, in
+// the colour of its status.
+function vehicleIcon(v, heading) {
+  const shape = heading === null ? '<circle r="6"/>' : `<path d="M0,-9.5 L7,8 L0,4 L-7,8 Z" transform="rotate(${heading})"/>`;
+  return L.divIcon({
+    className: `vehicle ${v.status}${v.on_duty ? "" : " off-duty"}`,
+    html: `<svg viewBox="-11 -11 22 22" width="22" height="22" aria-hidden="true">${shape}</svg>`,
+    iconSize: [22, 22], iconAnchor: [11, 11],
+  });
+}
+
+function removeVehicle(id) {
+  const x = fleet.get(id);
+  if (!x) return;
+  x.marker?.remove();
+  x.trail?.remove();
+  fleet.delete(id);
+}
+
+function extendTrail(x, p) {
+  const at = Date.parse(p.time);
+  if (x.trail && at - x.trailAt > TRAIL_GAP_MS) { x.trail.remove(); x.trail = null; }
+  if (!x.trail) x.trail = L.polyline([], { className: "trail", interactive: false }).addTo(map);
+  const points = x.trail.getLatLngs();
+  const here = L.latLng(p.lat, p.lon);
+  if (points.length && here.distanceTo(points[points.length - 1]) < 10) return; // parked: GPS jitter is no path
+  points.push(here);
+  if (points.length > TRAIL_POINTS) points.shift();
+  x.trail.setLatLngs(points);
+  x.trailAt = at;
+}
+
+function vehicleTooltip(v) {
+  const div = document.createElement("div");
+  const plate = document.createElement("strong");
+  plate.textContent = v.plate || `#${v.id}`;
+  const lines = [t("vehicleStatus")[v.status] || v.status];
+  if (!v.on_duty) lines.push(t("offDuty"));
+  const p = v.position;
+  if (p) {
+    if (p.speed_kmh != null) lines.push(`${t("speed")} ${Math.round(p.speed_kmh)} km/h`);
+    lines.push(`${t("fixTime")} ${formatFixTime(p.time)}`);
+  }
+  div.append(plate, ...lines.map((line) => { const d = document.createElement("div"); d.textContent = line; return d; }));
+  return div;
+}
+
+// formatFixTime shows a fix's time in the centre's zone, with the date only when it is not today.
+function formatFixTime(iso) {
+  const at = new Date(iso);
+  const day = (d) => new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(d);
+  const opts = day(at) === day(new Date()) ? { timeStyle: "medium" } : { dateStyle: "short", timeStyle: "medium" };
+  return new Intl.DateTimeFormat(lang, { timeZone: TZ, ...opts }).format(at);
+}
+
+function renderLegend() {
+  const div = legend?.getContainer();
+  if (!div) return;
+  const counts = { live: 0, stale: 0, offline: 0, no_fix: 0 };
+  for (const { v } of fleet.values()) if (v.status in counts) counts[v.status]++;
+  const head = document.createElement("div");
+  head.className = "legend-title";
+  head.textContent = `${t("vehicles")} ${fleet.size}`;
+  const rows = ["live", "stale", "offline", "no_fix"].filter((s) => s !== "no_fix" || counts.no_fix).map((s) => {
+    const row = document.createElement("div");
+    row.className = `legend-row ${s}`;
+    row.dataset.status = s;
+    const dot = document.createElement("span"); dot.className = "dot";
+    const label = document.createElement("span"); label.textContent = t("vehicleStatus")[s];
+    const n = document.createElement("span"); n.className = "count"; n.textContent = counts[s];
+    row.append(dot, label, n);
+    return row;
+  });
+  const parts = [head, ...rows];
+  if (streamDown) {
+    const down = document.createElement("div");
+    down.className = "legend-down";
+    down.textContent = t("streamDown");
+    parts.push(down);
+  }
+  div.replaceChildren(...parts);
+}
+
+// elevatorOnMap marks the elevator that a lookup found and takes the map to it; null clears it.
+function elevatorOnMap(e) {
+  if (!map) return;
+  try {
+    elevatorMarker?.remove();
+    elevatorMarker = null;
+    if (!e || !Number.isFinite(e.lat) || !Number.isFinite(e.lon)) return;
+    const at = [e.lat, e.lon];
+    elevatorMarker = L.marker(at, { icon: L.divIcon({ className: "elevator-pin", html: ELEVATOR_SVG, iconSize: [30, 38], iconAnchor: [15, 37] }), zIndexOffset: 10000, keyboard: false })
+      .bindTooltip(`${e.rescue_code} ${e.building || ""}`.trim(), { permanent: true, direction: "top", offset: [0, -36], className: "elevator-label" })
+      .addTo(map);
+    const zoom = Math.max(16, map.getZoom());
+    if (fitted) map.flyTo(at, zoom, { duration: 0.8 });
+    else map.setView(at, zoom);
+    settle();
+  } catch (err) {
+    console.warn("map:", err); // the lookup has shown the elevator; the map must not fail it
+  }
+}
+
+// A red pin with the up and down arrows of an elevator's call buttons.
+const ELEVATOR_SVG = '<svg viewBox="0 0 30 38" width="30" height="38" aria-hidden="true">' +
+  '<path d="M15 37 C15 37 2 22 2 14 A13 13 0 1 1 28 14 C28 22 15 37 15 37 Z" fill="#b3261e" stroke="#fff" stroke-width="2"/>' +
+  '<path d="M15 6.5 L10 12 H20 Z M15 21.5 L10 16 H20 Z" fill="#fff"/></svg>';
+
+function mapLanguage() {
+  if (!map) return;
+  map.getContainer().setAttribute("aria-label", t("map"));
+  renderLegend();
+  for (const { marker } of fleet.values()) if (marker?.isTooltipOpen()) marker.getTooltip().update();
 }
 
 $("lookup").addEventListener("submit", (ev) => { ev.preventDefault(); lookup($("code").value.trim()); });
 $("lang").addEventListener("click", () => { lang = lang === "zh-CN" ? "en" : "zh-CN"; localStorage.setItem("lang", lang); applyLanguage(); });
 fetch("/api/v1/version").then((r) => r.ok ? r.json() : null).then((info) => { if (info?.time_zone) TZ = info.time_zone; }).catch(() => {});
+try { initMap(); } catch (err) { console.warn("map unavailable:", err); map = null; }
 applyLanguage();
 $("code").focus();
 // The hotline's telephony system can open the console on a call with the code already known:

@@ -1,0 +1,134 @@
+package ui
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestHandler(t *testing.T) {
+	h := Handler()
+	for _, tt := range []struct {
+		path                        string
+		status                      int
+		contentType, bodyContaining string
+	}{
+		{"/", 200, "text/html", `id="code"`},
+		{"/?code=414743", 200, "text/html", `id="map"`},
+		{"/incidents/42", 200, "text/html", `lang="zh-CN"`}, // the page owns its other paths
+		{"/app.js", 200, "text/javascript", "EventSource"},
+		{"/vendor/leaflet/leaflet.js", 200, "text/javascript", "Leaflet 1.9.4"},
+		{"/vendor/leaflet/leaflet.css", 200, "text/css", ".leaflet-container"},
+		{"/vendor/leaflet/images/marker-icon.png", 200, "image/png", ""},
+		{"/vendor/leaflet/missing.js", 404, "", ""},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			body, _ := io.ReadAll(rec.Body)
+			if rec.Code != tt.status {
+				t.Fatalf("GET %s = %d, want %d", tt.path, rec.Code, tt.status)
+			}
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, tt.contentType) {
+				t.Errorf("GET %s: Content-Type %q, want %s", tt.path, ct, tt.contentType)
+			}
+			if !strings.Contains(string(body), tt.bodyContaining) {
+				t.Errorf("GET %s: body lacks %q", tt.path, tt.bodyContaining)
+			}
+		})
+	}
+}
+
+// The page must work offline and from any of its paths: every file it loads is embedded and named
+// from the root, never from a CDN.
+func TestPageIsSelfContained(t *testing.T) {
+	index := mustRead(t, "static/index.html")
+	refs := regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(index, -1)
+	if len(refs) == 0 {
+		t.Fatal("index.html loads nothing")
+	}
+	for _, m := range refs {
+		ref := m[1]
+		switch {
+		case strings.HasPrefix(ref, "data:"):
+		case !strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "//"):
+			t.Errorf("index.html loads %q: want a path from the root of this server", ref)
+		default:
+			if _, err := fs.Stat(files, "static"+ref); err != nil {
+				t.Errorf("index.html loads %q, which is not embedded: %v", ref, err)
+			}
+		}
+	}
+	// Leaflet's stylesheet names its images relative to itself.
+	css := mustRead(t, "static/vendor/leaflet/leaflet.css")
+	for _, m := range regexp.MustCompile(`url\((images/[^)]+)\)`).FindAllStringSubmatch(css, -1) {
+		if _, err := fs.Stat(files, "static/vendor/leaflet/"+m[1]); err != nil {
+			t.Errorf("leaflet.css uses %s, which is not embedded", m[1])
+		}
+	}
+}
+
+// Every vendored library ships with its licence.
+func TestVendoredLicences(t *testing.T) {
+	libs, err := fs.ReadDir(files, "static/vendor")
+	if err != nil || len(libs) == 0 {
+		t.Fatalf("no vendored libraries: %v", err)
+	}
+	for _, lib := range libs {
+		if _, err := fs.Stat(files, "static/vendor/"+lib.Name()+"/LICENSE"); err != nil {
+			t.Errorf("static/vendor/%s has no LICENSE", lib.Name())
+		}
+	}
+}
+
+// Every string the page shows exists in both languages, and every key the page names exists.
+func TestStringsInBothLanguages(t *testing.T) {
+	app := mustRead(t, "static/app.js")
+	start := strings.Index(app, "const text = {")
+	zh := strings.Index(app, `"zh-CN": {`)
+	en := strings.Index(app, "\n  en: {")
+	end := strings.Index(app[max(en, 0):], "\n};\n") + max(en, 0)
+	if start < 0 || zh < start || en < zh || end <= en {
+		t.Fatal("app.js: cannot find the strings table (const text = { \"zh-CN\": {…}, en: {…} };)")
+	}
+	zhKeys, enKeys := tableKeys(app[zh+len(`"zh-CN": {`):en]), tableKeys(app[en+len("\n  en: {"):end])
+	if !slices.Equal(zhKeys, enKeys) {
+		t.Errorf("the languages differ:\nzh-CN %v\nen    %v", zhKeys, enKeys)
+	}
+	uses := regexp.MustCompile(`data-i18n="(\w+)"`).FindAllStringSubmatch(mustRead(t, "static/index.html"), -1)
+	uses = append(uses, regexp.MustCompile(`(?:\bt\(|dataset\.i18n = )"(\w+)"`).FindAllStringSubmatch(app, -1)...)
+	if len(uses) < 10 {
+		t.Fatalf("found only %d uses of the strings", len(uses))
+	}
+	for _, m := range uses {
+		if _, found := slices.BinarySearch(zhKeys, m[1]); !found {
+			t.Errorf("the page uses the string %q, which is not in the table", m[1])
+		}
+	}
+}
+
+// tableKeys returns the sorted keys of a JavaScript object literal's text, nested ones included.
+func tableKeys(src string) []string {
+	literals := regexp.MustCompile("\"(?:[^\"\\\\]|\\\\.)*\"|'(?:[^'\\\\]|\\\\.)*'|`[^`]*`")
+	src = "{" + literals.ReplaceAllString(src, `""`)
+	var keys []string
+	for _, m := range regexp.MustCompile(`[{,]\s*(\w+)\s*:`).FindAllStringSubmatch(src, -1) {
+		keys = append(keys, m[1])
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func mustRead(tb testing.TB, name string) string {
+	tb.Helper()
+	b, err := fs.ReadFile(files, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
