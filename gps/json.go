@@ -294,51 +294,22 @@ func (d *decoder) position() (f liftrescue.Fix, token, field, reason string, err
 				seen |= b
 			}
 			switch string(key) {
-			case "device_id":
-				switch d.peek() {
-				case '"':
-					s, err := d.str()
-					if err != nil {
-						return f, "", "", "", err
-					}
-					f.DeviceID, have = d.intern(s), have|hasID
-				case 'n':
-					err = d.skip()
+			case "device_id", "time", "token":
+				var text []byte
+				var present bool
+				text, present, err = d.text(key, problem)
+				switch {
+				case err != nil || !present:
+				case string(key) == "device_id":
+					f.DeviceID, have = d.intern(text), have|hasID
+				case string(key) == "token":
+					token = d.intern(text)
 				default:
-					err = d.skip()
-					problem("device_id", "want a string")
-				}
-			case "time":
-				switch d.peek() {
-				case '"':
-					s, err := d.str()
-					if err != nil {
-						return f, "", "", "", err
-					}
-					t, perr := time.Parse(time.RFC3339, string(s))
+					t, perr := time.Parse(time.RFC3339, string(text))
 					if perr != nil {
-						problem("time", fmt.Sprintf("want an RFC 3339 time like 2026-11-21T08:30:00Z, got %q", shorten(string(s))))
+						problem("time", fmt.Sprintf("want an RFC 3339 time like 2026-11-21T08:30:00Z, got %q", shorten(string(text))))
 					}
 					f.Time, have = fixTime(t), have|hasTime
-				case 'n':
-					err = d.skip()
-				default:
-					err = d.skip()
-					problem("time", "want a string")
-				}
-			case "token":
-				switch d.peek() {
-				case '"':
-					s, err := d.str()
-					if err != nil {
-						return f, "", "", "", err
-					}
-					token = d.intern(s)
-				case 'n':
-					err = d.skip()
-				default:
-					err = d.skip()
-					problem("token", "want a string")
 				}
 			case "lat":
 				num, bit = &f.Lat, hasLat
@@ -402,6 +373,20 @@ func (d *decoder) position() (f liftrescue.Fix, token, field, reason string, err
 		problem("lon", "missing")
 	}
 	return f, token, field, reason, nil
+}
+
+// text reads a string member's value at d.i: present is false for null, and for any other type,
+// which is reported to problem as the field's fault; err is for JSON that cannot be read.
+func (d *decoder) text(field []byte, problem func(field, reason string)) (s []byte, present bool, err error) {
+	switch d.peek() {
+	case '"':
+		s, err = d.str()
+		return s, err == nil, err
+	case 'n':
+		return nil, false, d.skip()
+	}
+	problem(string(field), "want a string")
+	return nil, false, d.skip()
 }
 
 // fieldBit returns the bit of a known field, 0 for an unknown one.
