@@ -93,18 +93,6 @@ func powerCells(outline, sites []vec, weights []float64) [][]vec {
 	return cells
 }
 
-// insideConvex reports whether p lies at least margin metres inside the convex counter-clockwise
-// polygon.
-func insideConvex(poly []vec, p vec, margin float64) bool {
-	for i, a := range poly {
-		e := poly[(i+1)%len(poly)].sub(a)
-		if e.cross(p.sub(a))/e.length() < margin {
-			return false
-		}
-	}
-	return true
-}
-
 // clipSegment returns the part of the segment a→b that lies at least margin metres inside the
 // convex counter-clockwise polygon, as parameters t0 < t1 of a + t·(b−a) (Cyrus–Beck).
 func clipSegment(a, b vec, poly []vec, margin float64) (t0, t1 float64, ok bool) {
@@ -131,15 +119,6 @@ func clipSegment(a, b vec, poly []vec, margin float64) (t0, t1 float64, ok bool)
 		}
 	}
 	return t0, t1, true
-}
-
-// area returns the signed area of the polygon: positive when counter-clockwise.
-func area(poly []vec) float64 {
-	sum := 0.0
-	for i, p := range poly {
-		sum += p.cross(poly[(i+1)%len(poly)])
-	}
-	return sum / 2
 }
 
 // ring converts a polygon in metres to a closed WGS-84 ring.
