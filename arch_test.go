@@ -31,6 +31,7 @@ var allowedOurs = map[string][]string{
 	"stream":                {"", "geo"},
 	"live":                  {"", "geo", "gps"},
 	"loadgen":               {"", "gps"},
+	"notify":                {""},
 }
 
 // fenced third-party modules may be imported only by the packages named.

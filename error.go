@@ -15,6 +15,7 @@ const (
 	ETOOLARGE     = "too_large"    // the body is larger than the route accepts
 	EUNAUTHORIZED = "unauthorized" // no valid credential
 	EFORBIDDEN    = "forbidden"    // a valid credential that may not do this
+	EGONE         = "gone"         // the thing existed but is no longer usable: an expired or used link
 	EUNAVAILABLE  = "unavailable"  // a dependency (the database) cannot be reached now
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; the cause is logged, not shown
 )
@@ -26,7 +27,10 @@ type Error struct {
 	Message string
 	// Details point at the parts of the input that are wrong: a field, a CSV line and column.
 	Details []Detail
-	Err     error
+	// Extra carries facts a client acts on: the id of the open incident a second report collides
+	// with, the actions allowed now, the codes a mistyped one may have meant.
+	Extra map[string]any
+	Err   error
 }
 
 // Detail names one problem in the input.
@@ -84,6 +88,15 @@ func ErrorMessage(err error) string {
 	default:
 		return "internal error"
 	}
+}
+
+// ErrorExtra returns the extra facts of the first *Error in err's chain.
+func ErrorExtra(err error) map[string]any {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Extra
+	}
+	return nil
 }
 
 // ErrorDetails returns the details of the first *Error in err's chain.

@@ -87,3 +87,32 @@ func FuzzDecodeCursor(f *testing.F) {
 		}
 	})
 }
+
+func FuzzReadPolicy(f *testing.F) {
+	f.Add(`{}`)
+	f.Add(`{"ack_timeout":"90s","arrive_timeout":"45m","rural_arrive_timeout":"1h","tier2_ack_timeout":"3m","tier3_ack_timeout":"5m","manual_dispatch":true,"arrival_radius_m":150,"responder_link_ttl":"24h","candidate_limit":10,"districts":{"370481":{"ack_timeout":"2m","arrive_timeout":"1h"}}}`)
+	f.Add(`{"ack_timeout":300}`)
+	f.Add(`{"arrive_timeout":"-30m"}`)
+	f.Add(`{"districts":{"3704":{}}}`)
+	f.Add(`{"arrival_radius_m":1e400}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := liftrescue.ReadPolicy([]byte(s))
+		if err != nil {
+			if liftrescue.ErrorCode(err) != liftrescue.EINVALID {
+				t.Fatalf("error code %q: %v", liftrescue.ErrorCode(err), err)
+			}
+			return
+		}
+		again := p
+		if err := again.Validate(); err != nil {
+			t.Fatalf("an accepted policy does not validate again: %v\n%+v", err, p)
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatalf("an accepted policy does not marshal: %v", err)
+		}
+		if _, err := liftrescue.ReadPolicy(b); err != nil {
+			t.Fatalf("round trip: %v\n%s", err, b)
+		}
+	})
+}

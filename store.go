@@ -21,6 +21,7 @@ type Store interface {
 	TeamService
 	VehicleService
 	PositionService
+	IncidentService
 
 	// Ready returns nil when the database answers and its schema is at the version this binary
 	// expects; else EUNAVAILABLE.

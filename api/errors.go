@@ -26,6 +26,7 @@ var statusOf = map[string]int{
 	liftrescue.ETOOLARGE:     http.StatusRequestEntityTooLarge,
 	liftrescue.EUNAUTHORIZED: http.StatusUnauthorized,
 	liftrescue.EFORBIDDEN:    http.StatusForbidden,
+	liftrescue.EGONE:         http.StatusGone,
 	liftrescue.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	liftrescue.EINTERNAL:     http.StatusInternalServerError,
 	codeMethodNotAllowed:     http.StatusMethodNotAllowed,
@@ -49,6 +50,30 @@ type ErrorPayload struct {
 	Code    string              `json:"code"`
 	Message string              `json:"message"`
 	Details []liftrescue.Detail `json:"details,omitempty"`
+	// Extra facts the client acts on, flattened into the error object: incident_id, allowed,
+	// near_matches.
+	Extra map[string]any `json:"-"`
+}
+
+// MarshalJSON writes Extra's members beside code, message and details.
+func (p ErrorPayload) MarshalJSON() ([]byte, error) {
+	type plain ErrorPayload
+	b, err := json.Marshal(plain(p))
+	if err != nil || len(p.Extra) == 0 {
+		return b, err
+	}
+	m := map[string]any{}
+	for k, v := range p.Extra {
+		m[k] = v
+	}
+	var base map[string]json.RawMessage
+	if err := json.Unmarshal(b, &base); err != nil {
+		return nil, err
+	}
+	for k, v := range base {
+		m[k] = v
+	}
+	return json.Marshal(m)
 }
 
 // errorHandler writes every error as ErrorBody. Internal causes go to the log with the request id,
@@ -59,7 +84,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	var he *echo.HTTPError
 	var maxErr *http.MaxBytesError
-	payload := ErrorPayload{Code: liftrescue.ErrorCode(err), Message: liftrescue.ErrorMessage(err), Details: liftrescue.ErrorDetails(err)}
+	payload := ErrorPayload{Code: liftrescue.ErrorCode(err), Message: liftrescue.ErrorMessage(err), Details: liftrescue.ErrorDetails(err), Extra: liftrescue.ErrorExtra(err)}
 	switch {
 	case errors.As(err, &maxErr):
 		payload = ErrorPayload{Code: liftrescue.ETOOLARGE, Message: fmt.Sprintf("the request body is larger than %d bytes", maxErr.Limit)}

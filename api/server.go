@@ -42,6 +42,8 @@ type Config struct {
 	IngestKey string
 	// ServerStats, when set, adds the protocol servers' counters to GET /api/v1/ingest.
 	ServerStats func() map[string]any
+	// Dispatch runs incidents; without it the incident routes answer 503.
+	Dispatch Dispatcher
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }

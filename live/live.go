@@ -85,6 +85,42 @@ type Store struct {
 	Index  *geo.Index
 	Ingest *gps.Pipeline
 	Logger *slog.Logger
+	// Changed, when set, is told after teams, vehicles or organisations were written (dispatch
+	// reads its units again).
+	Changed func()
+}
+
+func (s *Store) changed() {
+	if s.Changed != nil {
+		s.Changed()
+	}
+}
+
+// CreateOrganization stores the organisation; a new fire station or volunteer unit matters to dispatch.
+func (s *Store) CreateOrganization(ctx context.Context, o *liftrescue.Organization) error {
+	err := s.Store.CreateOrganization(ctx, o)
+	if err == nil {
+		s.changed()
+	}
+	return err
+}
+
+// UpdateOrganization stores the organisation.
+func (s *Store) UpdateOrganization(ctx context.Context, o *liftrescue.Organization) error {
+	err := s.Store.UpdateOrganization(ctx, o)
+	if err == nil {
+		s.changed()
+	}
+	return err
+}
+
+// CreateTeam stores the team.
+func (s *Store) CreateTeam(ctx context.Context, t *liftrescue.Team) error {
+	err := s.Store.CreateTeam(ctx, t)
+	if err == nil {
+		s.changed()
+	}
+	return err
 }
 
 // CreateElevator stores the elevator and puts it in the index.
@@ -150,6 +186,7 @@ func (s *Store) putVehicle(ctx context.Context, err error, v *liftrescue.Vehicle
 	if err != nil {
 		return err
 	}
+	s.changed()
 	stored, ferr := s.Store.FindVehicle(context.WithoutCancel(ctx), v.ID)
 	if ferr != nil {
 		s.logger().Error("vehicle stored but the device registry not updated", "id", v.ID, "err", ferr)
@@ -166,6 +203,7 @@ func (s *Store) DeleteVehicle(ctx context.Context, id int64) error {
 	}
 	s.Index.RemoveVehicle(id)
 	s.Ingest.RemoveVehicle(id)
+	s.changed()
 	return nil
 }
 
@@ -175,6 +213,7 @@ func (s *Store) UpdateTeam(ctx context.Context, t *liftrescue.Team) error {
 	if err := s.Store.UpdateTeam(ctx, t); err != nil {
 		return err
 	}
+	s.changed()
 	if err := s.Ingest.Reload(context.WithoutCancel(ctx)); err != nil {
 		s.logger().Error("team stored but the device registry not reloaded", "err", err)
 	}

@@ -20,6 +20,7 @@ const (
 	KindVehicle        = "vehicle"         // data: liftrescue.LiveVehicle
 	KindVehicleRemoved = "vehicle_removed" // data: {"id": N}
 	KindVehicleAlarm   = "vehicle_alarm"   // a tracker raised an alarm (its SOS button); data: {"vehicle_id", "alarm", "time", "lat", "lon"}
+	KindIncident       = "incident"        // an incident opened or moved on; data: its id, state, tier, elevator and times
 	// KindReset tells a client that it cannot be caught up (the server restarted, or it was away
 	// longer than the buffer reaches) and must reload the full state with the REST API. Its data
 	// is {"reason": R} with R one of the Reset… constants. Every client gets it, whatever its types.

@@ -15,6 +15,7 @@ import (
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/geo"
 	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/notify"
 )
 
 // Config is read once per command: defaults, overridden by LIFTRESCUE_* environment variables,
@@ -40,6 +41,15 @@ type Config struct {
 	HistoryWriters int           // history transactions at once; 0 picks by database
 	Retention      time.Duration // position history kept; 0 keeps it all
 	DebugAddr      string        // Go's profiler (/debug/pprof/), for benchmarks; empty turns it off
+
+	// Dispatch and notifications.
+	PolicyFile    string // JSON escalation policy; empty: the defaults
+	PublicURL     string // the address responders reach, for the links in their texts
+	SMSURL        string // HTTP SMS gateway; empty: units' texts go to the log
+	SMSBody       string // the gateway's request body template
+	SMSKey        string // sent as Authorization: Bearer KEY to the gateway, when set
+	Webhooks      string // name=url,... external systems that receive every incident event
+	WebhookSecret string // signs the webhooks (HMAC-SHA256)
 
 	location *time.Location
 }
@@ -147,6 +157,48 @@ func (c *Config) serveFlags(f *flags) {
 	f.Int(&c.HistoryWriters, "history-writers", 0, "position history transactions at once (0: 4 on PostgreSQL, 1 on SQLite)")
 	f.String(&c.DebugAddr, "debug-addr", "", "listen address of Go's profiler, /debug/pprof/ (keep it on loopback); empty turns it off")
 	f.Duration(&c.Retention, "retention", 90*24*time.Hour, "position history older than this is deleted (checked hourly); 0 keeps it all")
+	f.String(&c.PolicyFile, "policy", "", "escalation policy file (JSON: ack_timeout, arrive_timeout, rural_arrive_timeout, tier2_ack_timeout, tier3_ack_timeout, manual_dispatch, arrival_radius_m, districts, …); empty: the defaults of TSG T5002")
+	f.String(&c.PublicURL, "public-url", "", "the service's address as responders' phones reach it, for the links in their texts; empty: the listen address")
+	f.String(&c.SMSURL, "sms-url", "", "HTTP SMS gateway URL; empty: texts to units are written to the log")
+	f.String(&c.SMSBody, "sms-body", "", "the gateway's request body, a Go template with .Phone .Text .ID .IncidentID and the funcs json and urlquery; empty: {\"phone\":…,\"text\":…,\"id\":…}")
+	f.String(&c.SMSKey, "sms-key", "", "sent to the SMS gateway as Authorization: Bearer KEY")
+	f.String(&c.Webhooks, "webhooks", "", "external systems that receive every incident event, as name=https://host/path,name2=…")
+	f.String(&c.WebhookSecret, "webhook-secret", "", "the secret that signs webhooks (X-Liftrescue-Signature: t=…,v1=HMAC-SHA256); at least 16 characters")
+}
+
+// policy reads the escalation policy file, or returns the defaults.
+func (c *Config) policy() (liftrescue.Policy, error) {
+	if c.PolicyFile == "" {
+		return liftrescue.DefaultPolicy(), nil
+	}
+	b, err := os.ReadFile(c.PolicyFile)
+	if err != nil {
+		return liftrescue.Policy{}, fmt.Errorf("--policy: %w", err)
+	}
+	p, err := liftrescue.ReadPolicy(b)
+	if err != nil {
+		return p, fmt.Errorf("--policy %s: %s", c.PolicyFile, liftrescue.ErrorMessage(err))
+	}
+	return p, nil
+}
+
+// webhookTargets reads --webhooks.
+func (c *Config) webhookTargets() ([]notify.WebhookTarget, error) {
+	var out []notify.WebhookTarget
+	for _, item := range strings.Split(c.Webhooks, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		name, url, ok := strings.Cut(item, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--webhooks %q: want name=https://host/path", item)
+		}
+		out = append(out, notify.WebhookTarget{Name: name, URL: url, Secret: c.WebhookSecret})
+	}
+	if len(out) > 0 && len(c.WebhookSecret) < 16 {
+		return nil, fmt.Errorf("--webhook-secret: webhooks need a secret of at least 16 characters")
+	}
+	return out, nil
 }
 
 // Validate checks the configuration once, before anything starts.
@@ -207,6 +259,15 @@ func (c *Config) validateServe() error {
 	}
 	if c.Retention != 0 && c.Retention < time.Hour {
 		return fmt.Errorf("--retention %s: want at least 1h, or 0 to keep everything", c.Retention)
+	}
+	if _, err := c.policy(); err != nil {
+		return err
+	}
+	if _, err := c.webhookTargets(); err != nil {
+		return err
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("--public-url %q: want http:// or https://", c.PublicURL)
 	}
 	if c.IngestKey != "" && len(c.IngestKey) < 16 {
 		return fmt.Errorf("--ingest-key: want at least 16 characters")

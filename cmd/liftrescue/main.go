@@ -28,6 +28,7 @@ Usage:
                                 import district outlines (GeoJSON) or a CSV registry
                                 (UTF-8 or GB18030) into the database "serve" uses
   liftrescue loadgen  [flags]   drive a running server over a tracker protocol (benchmarks, demos)
+  liftrescue verify   [flags]   check the incident record's hash chain; names the first broken link
   liftrescue version            print the version
 
 Run "liftrescue COMMAND --help" for the flags of a command.`
@@ -61,6 +62,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runImport(ctx, rest, stdout, stderr)
 	case "loadgen":
 		return runLoadgen(ctx, rest, stdout, stderr)
+	case "verify":
+		return runVerify(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "liftrescue", version)
 		return nil

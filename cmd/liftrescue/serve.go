@@ -14,9 +14,11 @@ import (
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/api"
+	"github.com/liftrescue/liftrescue/dispatch"
 	"github.com/liftrescue/liftrescue/geo"
 	"github.com/liftrescue/liftrescue/gps"
 	"github.com/liftrescue/liftrescue/live"
+	"github.com/liftrescue/liftrescue/notify"
 	"github.com/liftrescue/liftrescue/store/postgres"
 	"github.com/liftrescue/liftrescue/store/sqlite"
 	"github.com/liftrescue/liftrescue/stream"
@@ -34,6 +36,8 @@ type Main struct {
 	Index    *geo.Index
 	Ingest   *gps.Pipeline
 	Stream   *stream.Hub
+	Dispatch *dispatch.Engine
+	Outbox   *notify.Outbox
 	feed     *stream.VehicleFeed
 	listener net.Listener
 	server   *http.Server
@@ -65,8 +69,13 @@ func (m *Main) Open(ctx context.Context) error {
 		m.Close()
 		return err
 	}
+	if err := m.openDispatch(); err != nil {
+		m.Close()
+		return err
+	}
 	handler := api.New(api.Config{Store: m.Store, Logger: m.Logger, Version: version, UI: ui.Handler(), Location: m.Config.location,
-		Index: m.Index, Ingest: m.Ingest, Stream: m.Stream, Liveness: m.liveness(), IngestKey: m.Config.IngestKey, ServerStats: m.serverStats})
+		Index: m.Index, Ingest: m.Ingest, Stream: m.Stream, Liveness: m.liveness(), IngestKey: m.Config.IngestKey, ServerStats: m.serverStats,
+		Dispatch: m.Dispatch})
 	m.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -169,6 +178,14 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	bg, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
+	// Loading is short and must finish even when a stop came already: the shutdown below follows.
+	if err := m.Dispatch.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	defer m.Dispatch.Close()
+	outboxDone := make(chan struct{})
+	go func() { defer close(outboxDone); m.Outbox.Run(bg) }()
+	defer func() { stopBackground(); <-outboxDone }()
 	if m.Config.Retention > 0 {
 		go m.keepHistory(bg, time.Hour)
 	}
@@ -264,6 +281,76 @@ func (m *Main) openLive(ctx context.Context) error {
 	m.Index, m.Ingest, m.Stream, m.feed = ix, p, hub, feed
 	m.Store = &live.Store{Store: m.db, Index: ix, Ingest: p, Logger: m.Logger}
 	return nil
+}
+
+// openDispatch makes the dispatch engine and the outbox that delivers its notifications.
+func (m *Main) openDispatch() error {
+	policy, err := m.Config.policy()
+	if err != nil {
+		return err
+	}
+	targets, err := m.Config.webhookTargets()
+	if err != nil {
+		return err
+	}
+	senders := map[liftrescue.NotificationChannel]notify.Sender{liftrescue.ChannelLog: notify.LogSender{Logger: m.Logger}}
+	if m.Config.SMSURL != "" {
+		gw := &notify.SMSGateway{URL: m.Config.SMSURL, Body: m.Config.SMSBody}
+		if m.Config.SMSKey != "" {
+			gw.Headers = map[string]string{"Authorization": "Bearer " + m.Config.SMSKey}
+		}
+		if err := gw.Validate(); err != nil {
+			return fmt.Errorf("--sms-url/--sms-body: %w", err)
+		}
+		senders[liftrescue.ChannelSMS] = gw
+	}
+	var names []string
+	if len(targets) > 0 {
+		hooks := &notify.Webhooks{Targets: targets}
+		if err := hooks.Validate(); err != nil {
+			return fmt.Errorf("--webhooks: %w", err)
+		}
+		senders[liftrescue.ChannelWebhook] = hooks
+		for _, t := range targets {
+			names = append(names, t.Name)
+		}
+	}
+	m.Outbox = &notify.Outbox{Store: m.db, Senders: senders, Logger: m.Logger}
+	publicURL := m.Config.PublicURL
+	if publicURL == "" {
+		publicURL = m.URL()
+	}
+	m.Dispatch, err = dispatch.New(dispatch.Config{Store: m.db, Index: m.Index, Policy: policy, Liveness: m.liveness(),
+		Logger: m.Logger, BaseURL: publicURL, Location: m.Config.location, SMS: m.Config.SMSURL != "", Webhooks: names,
+		Queued: m.Outbox.Kick, Published: func(inc *liftrescue.Incident) { m.Stream.Publish(stream.KindIncident, incidentSummary(inc)) }})
+	if err != nil {
+		return err
+	}
+	m.Store.(*live.Store).Changed = m.Dispatch.RegistryChanged
+	return nil
+}
+
+// incidentEvent is what the live stream says of an incident at each step.
+type incidentEvent struct {
+	ID         int64                    `json:"id"`
+	State      liftrescue.IncidentState `json:"state"`
+	Tier       int                      `json:"tier"`
+	ElevatorID int64                    `json:"elevator_id"`
+	RescueCode string                   `json:"rescue_code"`
+	Address    string                   `json:"address"`
+	District   string                   `json:"district"`
+	Lat        float64                  `json:"lat"`
+	Lon        float64                  `json:"lon"`
+	Trapped    int                      `json:"trapped"`
+	ReportedAt time.Time                `json:"reported_at"`
+	ArriveBy   time.Time                `json:"arrive_by"`
+	Version    int                      `json:"version"`
+}
+
+func incidentSummary(inc *liftrescue.Incident) incidentEvent {
+	return incidentEvent{ID: inc.ID, State: inc.State, Tier: inc.Tier, ElevatorID: inc.ElevatorID, RescueCode: inc.Elevator.RescueCode,
+		Address: inc.Elevator.Address, District: inc.District, Lat: inc.Elevator.Lat, Lon: inc.Elevator.Lon, Trapped: inc.Trapped,
+		ReportedAt: inc.ReportedAt, ArriveBy: inc.ArriveBy, Version: inc.Version}
 }
 
 // vehicleAlarm is the event of a tracker's alarm (its SOS button).

@@ -235,15 +235,25 @@ var dialect = sqlq.Dialect{
 // page runs the count and the page query of a list, after normalising p. cols selects the row, scan
 // reads one, from is the FROM clause, and the rows are ordered by id.
 func page[T any](ctx context.Context, q queryer, from string, w sqlq.Where, p liftrescue.Paging, cols string, scan func(rowScanner) (T, error), idOf func(T) int64) (*liftrescue.Page[T], error) {
+	return pageOrdered(ctx, q, from, w, p, cols, scan, idOf, false)
+}
+
+// pageOrdered is page in ascending id order, or in descending order when desc (newest first): the
+// cursor then continues below the last id.
+func pageOrdered[T any](ctx context.Context, q queryer, from string, w sqlq.Where, p liftrescue.Paging, cols string, scan func(rowScanner) (T, error), idOf func(T) int64, desc bool) (*liftrescue.Page[T], error) {
 	after, err := p.Normalize()
 	if err != nil {
 		return nil, err
 	}
 	countSQL, countArgs := "SELECT count(*) FROM "+from+w.String(), slices.Clone(w.Args)
-	if after > 0 {
-		w.Add("id > ?", after)
+	cursor, order := "id > ?", " ORDER BY id"
+	if desc {
+		cursor, order = "id < ?", " ORDER BY id DESC"
 	}
-	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+from+w.String()+" ORDER BY id LIMIT ?", append(w.Args, p.Limit+1)...)
+	if after > 0 {
+		w.Add(cursor, after)
+	}
+	rows, err := q.QueryContext(ctx, "SELECT "+cols+" FROM "+from+w.String()+order+" LIMIT ?", append(w.Args, p.Limit+1)...)
 	if err != nil {
 		return nil, translate(err)
 	}

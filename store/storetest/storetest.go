@@ -49,6 +49,13 @@ func Run(t *testing.T, open Opener) {
 		{"PositionsBadBatch", testPositionsBadBatch},
 		{"PositionsLatest", testPositionsLatest},
 		{"PositionsRetention", testPositionsRetention},
+		{"IncidentRoundTrip", testIncidentRoundTrip},
+		{"IncidentChain", testIncidentChain},
+		{"IncidentOpenConflict", testIncidentOpenConflict},
+		{"IncidentVersions", testIncidentVersions},
+		{"IncidentList", testIncidentList},
+		{"IncidentNotifications", testIncidentNotifications},
+		{"IncidentConcurrentWrites", testIncidentConcurrentWrites},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

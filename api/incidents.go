@@ -1,0 +1,136 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+	"github.com/liftrescue/liftrescue"
+)
+
+// Dispatcher runs incidents (package dispatch's Engine).
+type Dispatcher interface {
+	// Open returns ENOTFOUND with near matches, ECONFLICT with the open incident's id, EINVALID.
+	Open(ctx context.Context, n liftrescue.NewIncident, district string, actor liftrescue.Actor) (*liftrescue.Incident, error)
+	// Act returns ENOTFOUND, ECONFLICT with the allowed actions, EINVALID.
+	Act(ctx context.Context, id int64, in liftrescue.Input) (*liftrescue.Incident, error)
+	Candidates(ctx context.Context, id int64) (*liftrescue.Candidates, error)
+	// Responder and Respond return ENOTFOUND for an unknown link and EGONE for a used or expired one.
+	Responder(ctx context.Context, token string) (*liftrescue.ResponderView, error)
+	Respond(ctx context.Context, token string, in liftrescue.Input) (*liftrescue.ResponderView, error)
+	Policy() liftrescue.Policy
+}
+
+// openIncidentBody is the request that opens an incident.
+type openIncidentBody struct {
+	liftrescue.NewIncident
+	// District is the caller's district, if known: near matches of a mistyped code there come first.
+	District string `json:"district"`
+}
+
+func (s *Server) openIncident(c echo.Context) error {
+	var body openIncidentBody
+	if err := decodeJSON(c, &body); err != nil {
+		return err
+	}
+	inc, err := s.cfg.Dispatch.Open(c.Request().Context(), body.NewIncident, body.District, dispatcherOf(c))
+	if err != nil {
+		return err
+	}
+	full, err := s.store.FindIncident(c.Request().Context(), inc.ID)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/incidents/"+strconv.FormatInt(inc.ID, 10))
+	return c.JSON(http.StatusCreated, publicIncident(full))
+}
+
+func (s *Server) listIncidents(c echo.Context) error {
+	p, err := paging(c)
+	if err != nil {
+		return err
+	}
+	f := liftrescue.IncidentFilter{State: liftrescue.IncidentState(c.QueryParam("state")), District: c.QueryParam("district"), Paging: p}
+	if f.Open, err = queryBool(c, "open"); err != nil {
+		return err
+	}
+	if f.ElevatorID, err = queryID(c, "elevator_id"); err != nil {
+		return err
+	}
+	page, err := s.store.ListIncidents(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	for i, inc := range page.Items {
+		page.Items[i] = publicIncident(inc)
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func (s *Server) getIncident(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	inc, err := s.store.FindIncident(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, publicIncident(inc))
+}
+
+func (s *Server) incidentCandidates(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	return respond(c)(s.cfg.Dispatch.Candidates(c.Request().Context(), id))
+}
+
+func (s *Server) incidentAction(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in liftrescue.Input
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	switch in.Action {
+	case liftrescue.ActionOpen, liftrescue.ActionDeadline:
+		return liftrescue.Invalid("action", "is one the system takes, not a dispatcher")
+	case "":
+		return liftrescue.Invalid("action", "is required")
+	}
+	in.Actor = dispatcherOf(c)
+	inc, err := s.cfg.Dispatch.Act(c.Request().Context(), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, publicIncident(inc))
+}
+
+func (s *Server) dispatchPolicy(c echo.Context) error {
+	return c.JSON(http.StatusOK, s.cfg.Dispatch.Policy())
+}
+
+// dispatcherOf names the dispatcher acting. Until accounts exist it is the X-Dispatcher header,
+// else "dispatcher".
+func dispatcherOf(c echo.Context) liftrescue.Actor {
+	name := c.Request().Header.Get("X-Dispatcher")
+	if name == "" || !cleanText(name) || len(name) > 64 {
+		name = "dispatcher"
+	}
+	return liftrescue.Actor{Kind: liftrescue.ActorDispatcher, Name: name}
+}
+
+// publicIncident leaves out what only the server needs: the hashes of responder links.
+func publicIncident(inc *liftrescue.Incident) *liftrescue.Incident {
+	out := *inc
+	out.Assignments = append([]liftrescue.Assignment(nil), inc.Assignments...)
+	for i := range out.Assignments {
+		out.Assignments[i].TokenHash = ""
+	}
+	return &out
+}

@@ -1,0 +1,126 @@
+package dispatch
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/geo"
+)
+
+// nearbyExcluded bounds how many of the volunteer vehicles nearest the elevator a ranking looks at
+// beyond the candidates it needs, and so how many excluded ones it can list with their reasons.
+const nearbyExcluded = 50
+
+// rank lists the volunteer vehicles qualified for the incident's elevator, by ETA, and the nearby
+// ones left out with why. Qualified: a volunteer unit's vehicle, it and its team on duty, the team
+// certified, not on another incident, not already asked on this one, with a live position.
+func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftrescue.Candidates {
+	r := e.roster.Load()
+	lon, lat := inc.Elevator.Lon, inc.Elevator.Lat
+	out := &liftrescue.Candidates{IncidentID: inc.ID, Candidates: []liftrescue.Candidate{}, Excluded: []liftrescue.ExcludedUnit{}}
+	volunteer := func(st geo.VehicleState) bool {
+		rv := r.vehicles[st.ID]
+		return rv != nil && rv.org != nil && rv.org.Kind == liftrescue.OrgVolunteer
+	}
+	asked := map[int64]bool{}
+	for _, a := range inc.Assignments {
+		if a.Unit.VehicleID != 0 {
+			asked[a.Unit.VehicleID] = true
+		}
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	// why says why a volunteer vehicle is not a candidate, "" when it is one.
+	why := func(st geo.VehicleState, rv *rosterVehicle) (reason, detail string) {
+		status := e.cfg.Liveness.Status(st.Time, now)
+		switch {
+		case asked[st.ID]:
+			return liftrescue.ExcludedAlreadyAsked, ""
+		case !rv.vehicle.OnDuty || !rv.team.OnDuty:
+			return liftrescue.ExcludedOffDuty, ""
+		case rv.team.CertifiedStaff == 0:
+			return liftrescue.ExcludedNotCertified, "no certified staff in team " + rv.team.Name
+		case e.busy[st.ID] != 0 && e.busy[st.ID] != inc.ID:
+			return liftrescue.ExcludedBusy, fmt.Sprintf("on incident %d", e.busy[st.ID])
+		case status == liftrescue.StatusOffline:
+			return liftrescue.ExcludedOffline, fmt.Sprintf("last fix %.0f min ago", now.Sub(st.Time).Minutes())
+		case status != liftrescue.StatusLive:
+			return liftrescue.ExcludedStale, fmt.Sprintf("last fix %.0f s ago", now.Sub(st.Time).Seconds())
+		}
+		return "", ""
+	}
+	seen := map[int64]bool{}
+	consider := func(nbrs []geo.Neighbor, listExcluded bool) {
+		for _, n := range nbrs {
+			st, ok := e.cfg.Index.Vehicle(n.ID)
+			rv := r.vehicles[n.ID]
+			if !ok || rv == nil || seen[n.ID] {
+				continue
+			}
+			seen[n.ID] = true
+			u := rv.unit()
+			d := math.Round(n.DistanceM)
+			u.DistanceM = &d
+			reason, detail := why(st, rv)
+			if reason != "" {
+				if listExcluded && len(out.Excluded) < nearbyExcluded {
+					out.Excluded = append(out.Excluded, liftrescue.ExcludedUnit{Unit: u, Reason: reason, Detail: detail})
+				}
+				continue
+			}
+			eta := math.Round(e.cfg.ETA.ETA(st.Lon, st.Lat, lon, lat).Seconds())
+			u.ETAS = &eta
+			out.Candidates = append(out.Candidates, liftrescue.Candidate{Unit: u, Status: liftrescue.StatusLive,
+				PositionAgeS: math.Round(max(0, now.Sub(st.Time).Seconds())*10) / 10})
+		}
+	}
+	nbrs := e.cfg.Index.NearestVehicles(lon, lat, limit+nearbyExcluded, volunteer)
+	consider(nbrs, true)
+	if len(out.Candidates) < limit && len(nbrs) == limit+nearbyExcluded {
+		// Many near ones are left out: look further, for qualified ones only.
+		consider(e.cfg.Index.NearestVehicles(lon, lat, limit, func(st geo.VehicleState) bool {
+			rv := r.vehicles[st.ID]
+			return volunteer(st) && !seen[st.ID] && func() bool { reason, _ := why(st, rv); return reason == "" }()
+		}), false)
+	}
+	slices.SortStableFunc(out.Candidates, func(a, b liftrescue.Candidate) int { return cmp.Compare(*a.ETAS, *b.ETAS) })
+	if len(out.Candidates) > limit {
+		out.Candidates = out.Candidates[:limit]
+	}
+	return out
+}
+
+// fireStation returns the fire station for the elevator: the nearest one with a known base, else
+// the first one registered in the elevator's district, else any; nil when none is registered.
+// (Designated stations per rescue grid come with the grids.)
+func (e *Engine) fireStation(inc *liftrescue.Incident) *liftrescue.Unit {
+	r := e.roster.Load()
+	var best *liftrescue.Organization
+	bestD := math.Inf(1)
+	for _, o := range r.fire {
+		d := math.Inf(1)
+		if o.Lat != nil {
+			d = geo.DistanceM(*o.Lon, *o.Lat, inc.Elevator.Lon, inc.Elevator.Lat)
+		} else if o.District == inc.District {
+			d = math.MaxFloat64 / 2
+		}
+		if best == nil || d < bestD {
+			best, bestD = o, d
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	u := orgUnit(best)
+	if !math.IsInf(bestD, 1) && bestD < math.MaxFloat64/4 {
+		d := math.Round(bestD)
+		u.DistanceM = &d
+		eta := math.Round(e.cfg.ETA.ETA(*best.Lon, *best.Lat, inc.Elevator.Lon, inc.Elevator.Lat).Seconds())
+		u.ETAS = &eta
+	}
+	return &u
+}

@@ -1,0 +1,410 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/geo"
+)
+
+// Config wires an Engine.
+type Config struct {
+	Store    liftrescue.Store
+	Index    *geo.Index
+	Policy   liftrescue.Policy
+	Liveness liftrescue.Liveness
+	ETA      geo.ETAModel // nil: geo.StraightLineETA with its defaults
+	Now      func() time.Time
+	Logger   *slog.Logger
+	// BaseURL is the service's address as responders reach it, for the links in their messages.
+	BaseURL string
+	// Location is the centre's time zone, for times in messages (default UTC).
+	Location *time.Location
+	// SMS sends units' messages as texts through the SMS gateway; without it they go to the log.
+	SMS bool
+	// Webhooks names the webhook targets that receive every event of every incident.
+	Webhooks []string
+	// Published is told of every incident saved (the live stream); Queued when notifications
+	// were queued (the outbox). Both must return quickly.
+	Published func(*liftrescue.Incident)
+	Queued    func()
+	// Workers bounds the deadlines and GPS arrivals applied at once (default 8).
+	Workers int
+	// WatchEvery is how often dispatched vehicles' positions are checked (default 1 s).
+	WatchEvery time.Duration
+}
+
+// Engine runs incidents: it opens them, applies every action through liftrescue.Decide, saves each
+// step with its events and notifications in one transaction, fires deadlines when due (late ones
+// at once after a restart), marks arrivals from GPS and starts tier 2 early when tier 1 cannot make it.
+type Engine struct {
+	cfg    Config
+	roster atomic.Pointer[roster]
+
+	mu   sync.RWMutex
+	open map[int64]*liftrescue.Incident // the latest saved state of every open incident
+	busy map[int64]int64                // vehicle → the open incident it is committed to or asked for
+
+	locks [64]sync.Mutex // one incident's steps one at a time (by id)
+
+	timers     *timerQueue
+	rosterDirt chan struct{}
+	sem        chan struct{}
+	stop       context.CancelFunc
+	wg         sync.WaitGroup
+	stats      engineStats
+}
+
+// New checks the config and makes an engine; Start loads it and runs it.
+func New(cfg Config) (*Engine, error) {
+	if cfg.Store == nil || cfg.Index == nil {
+		return nil, errors.New("dispatch: Store and Index are required")
+	}
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.Liveness.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.ETA == nil {
+		cfg.ETA = geo.StraightLineETA{}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.WatchEvery <= 0 {
+		cfg.WatchEvery = time.Second
+	}
+	e := &Engine{cfg: cfg, open: map[int64]*liftrescue.Incident{}, busy: map[int64]int64{},
+		timers: newTimerQueue(), rosterDirt: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Workers)}
+	e.roster.Store(&roster{vehicles: map[int64]*rosterVehicle{}})
+	return e, nil
+}
+
+// Policy returns the policy in force, with its defaults filled in.
+func (e *Engine) Policy() liftrescue.Policy { return e.cfg.Policy }
+
+// Start loads the units and the open incidents, schedules every pending deadline (those already
+// due fire at once) and runs until Close.
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.reloadRoster(ctx); err != nil {
+		return err
+	}
+	open, err := e.cfg.Store.OpenIncidents(ctx)
+	if err != nil {
+		return fmt.Errorf("load open incidents: %w", err)
+	}
+	for _, inc := range open {
+		e.track(inc)
+	}
+	ctx, e.stop = context.WithCancel(context.WithoutCancel(ctx))
+	e.wg.Add(3)
+	go func() { defer e.wg.Done(); e.timerLoop(ctx) }()
+	go func() { defer e.wg.Done(); e.watchLoop(ctx) }()
+	go func() { defer e.wg.Done(); e.rosterLoop(ctx) }()
+	e.cfg.Logger.Info("dispatch started", "open_incidents", len(open), "pending_deadlines", e.timers.len())
+	return nil
+}
+
+// Close stops the loops and waits for steps under way.
+func (e *Engine) Close() {
+	if e.stop != nil {
+		e.stop()
+	}
+	e.wg.Wait()
+}
+
+// RegistryChanged tells the engine that teams, vehicles or organisations changed, so that it
+// reads its units again (at most once a second).
+func (e *Engine) RegistryChanged() {
+	select {
+	case e.rosterDirt <- struct{}{}:
+	default:
+	}
+}
+
+func (e *Engine) reloadRoster(ctx context.Context) error {
+	r, err := loadRoster(ctx, e.cfg.Store)
+	if err != nil {
+		return err
+	}
+	e.roster.Store(r)
+	return nil
+}
+
+func (e *Engine) rosterLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.rosterDirt:
+		case <-time.After(time.Minute): // changes made around the service (imports, other replicas)
+		}
+		if err := e.reloadRoster(ctx); err != nil && ctx.Err() == nil {
+			e.cfg.Logger.Error("dispatch could not reload its units", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Open opens an incident on the elevator a report names and notifies its tier-1 units. Returns
+// EINVALID, ENOTFOUND for an unknown code (Extra["near_matches"] lists codes one digit off, the
+// caller's district first), and ECONFLICT with Extra["incident_id"] when one is open on the elevator.
+func (e *Engine) Open(ctx context.Context, n liftrescue.NewIncident, district string, actor liftrescue.Actor) (*liftrescue.Incident, error) {
+	if err := n.Validate(); err != nil {
+		return nil, err
+	}
+	el, err := e.elevatorOf(ctx, &n, district)
+	if err != nil {
+		return nil, err
+	}
+	d, err := e.cfg.Store.FindDistrict(ctx, el.District)
+	if err != nil && liftrescue.ErrorCode(err) != liftrescue.ENOTFOUND {
+		return nil, err
+	}
+	var tier1 []liftrescue.Unit
+	for _, id := range []int64{el.MaintenanceUnitID, el.UserUnitID} {
+		o, err := e.cfg.Store.FindOrganization(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("find tier-1 unit %d: %w", id, err)
+		}
+		tier1 = append(tier1, orgUnit(o))
+	}
+	inc := liftrescue.OpenIncident(&n, el, d)
+	now := e.cfg.Now()
+	facts := e.facts(inc, now, nil)
+	facts.Tier1 = tier1
+	out, err := liftrescue.Decide(inc, liftrescue.Input{Action: liftrescue.ActionOpen, Actor: actor, Facts: facts}, now, &e.cfg.Policy)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := e.change(out)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.cfg.Store.CreateIncident(ctx, ch); err != nil {
+		return nil, err
+	}
+	e.stats.opened.Add(1)
+	e.saved(out.Incident, len(ch.Notifications))
+	return out.Incident, nil
+}
+
+// elevatorOf finds the elevator a report names.
+func (e *Engine) elevatorOf(ctx context.Context, n *liftrescue.NewIncident, district string) (*liftrescue.Elevator, error) {
+	if n.Elevator == "" {
+		el, err := e.cfg.Store.FindElevator(ctx, n.ElevatorID)
+		if liftrescue.ErrorCode(err) == liftrescue.ENOTFOUND {
+			return nil, &liftrescue.Error{Code: liftrescue.ENOTFOUND, Message: fmt.Sprintf("no elevator has id %d", n.ElevatorID), Err: err}
+		}
+		return el, err
+	}
+	el, err := e.cfg.Store.FindElevatorByCode(ctx, n.Elevator)
+	if liftrescue.ErrorCode(err) != liftrescue.ENOTFOUND {
+		return el, err
+	}
+	near, nerr := nearMatches(ctx, e.cfg.Store, n.Elevator, district)
+	if nerr != nil {
+		return nil, nerr
+	}
+	msg := fmt.Sprintf("no elevator has the code %s", n.Elevator)
+	if len(near) > 0 {
+		msg += fmt.Sprintf("; %d codes one digit off exist: ask the caller to read the sign again", len(near))
+	}
+	return nil, &liftrescue.Error{Code: liftrescue.ENOTFOUND, Message: msg, Extra: map[string]any{"near_matches": near}}
+}
+
+// Act applies an action to an incident and returns it as saved, with its timeline. Returns
+// ENOTFOUND, ECONFLICT for an action out of order (Extra["allowed"]), EINVALID.
+func (e *Engine) Act(ctx context.Context, id int64, in liftrescue.Input) (*liftrescue.Incident, error) {
+	if _, err := e.act(ctx, id, in); err != nil {
+		return nil, err
+	}
+	return e.cfg.Store.FindIncident(ctx, id)
+}
+
+// act applies an action, reading the incident again and retrying when another step saved first.
+func (e *Engine) act(ctx context.Context, id int64, in liftrescue.Input) (*liftrescue.Incident, error) {
+	lock := &e.locks[uint64(id)%uint64(len(e.locks))]
+	lock.Lock()
+	defer lock.Unlock()
+	for attempt := 0; ; attempt++ {
+		inc, err := e.current(ctx, id, attempt > 0)
+		if err != nil {
+			return nil, err
+		}
+		now := e.cfg.Now()
+		if in.Facts, err = e.resolve(ctx, inc, &in, now); err != nil {
+			return nil, err
+		}
+		out, err := liftrescue.Decide(inc, in, now, &e.cfg.Policy)
+		if err != nil {
+			return nil, err
+		}
+		ch, err := e.change(out)
+		if err != nil {
+			return nil, err
+		}
+		err = e.cfg.Store.UpdateIncident(ctx, ch)
+		if liftrescue.ErrorCode(err) == liftrescue.ECONFLICT && attempt < 3 {
+			continue // saved by another replica or process since we read it
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.stats.actions.Add(1)
+		e.saved(out.Incident, len(ch.Notifications))
+		return out.Incident, nil
+	}
+}
+
+// current returns the incident as last saved: from the working set while it is open, else (or
+// when fresh is asked) from the store.
+func (e *Engine) current(ctx context.Context, id int64, fresh bool) (*liftrescue.Incident, error) {
+	if !fresh {
+		e.mu.RLock()
+		inc := e.open[id]
+		e.mu.RUnlock()
+		if inc != nil {
+			return inc, nil
+		}
+	}
+	inc, err := e.cfg.Store.FindIncident(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	inc.Timeline, inc.Notifications = nil, nil
+	return inc, nil
+}
+
+// resolve gathers the facts an action may need: the tier-2 candidates and the fire station for any
+// escalation, the chosen unit of a dispatch or the vehicle of an accept.
+func (e *Engine) resolve(ctx context.Context, inc *liftrescue.Incident, in *liftrescue.Input, now time.Time) (liftrescue.Facts, error) {
+	var chosen *liftrescue.Unit
+	switch {
+	case in.Action == liftrescue.ActionDispatch && in.VehicleID != 0:
+		rv := e.roster.Load().vehicles[in.VehicleID]
+		if rv == nil || rv.org == nil {
+			return liftrescue.Facts{}, liftrescue.Invalid("vehicle_id", fmt.Sprintf("no vehicle has id %d", in.VehicleID))
+		}
+		u := e.vehicleUnit(rv, inc)
+		chosen = &u
+	case in.Action == liftrescue.ActionDispatch && in.OrganizationID != 0:
+		o, err := e.cfg.Store.FindOrganization(ctx, in.OrganizationID)
+		if liftrescue.ErrorCode(err) == liftrescue.ENOTFOUND {
+			return liftrescue.Facts{}, liftrescue.Invalid("organization_id", fmt.Sprintf("no organisation has id %d", in.OrganizationID))
+		} else if err != nil {
+			return liftrescue.Facts{}, err
+		}
+		u := orgUnit(o)
+		chosen = &u
+	case in.Action == liftrescue.ActionAccept && in.VehicleID != 0:
+		rv := e.roster.Load().vehicles[in.VehicleID]
+		a := inc.Assignment(in.AssignmentID)
+		if rv == nil || rv.org == nil || a == nil || rv.org.ID != a.Unit.OrganizationID {
+			return liftrescue.Facts{}, liftrescue.Invalid("vehicle_id", "not a vehicle of the unit that accepts")
+		}
+		u := e.vehicleUnit(rv, inc)
+		chosen = &u
+	}
+	return e.facts(inc, now, chosen), nil
+}
+
+// facts are the units any step of the incident may turn to next.
+func (e *Engine) facts(inc *liftrescue.Incident, now time.Time, chosen *liftrescue.Unit) liftrescue.Facts {
+	f := liftrescue.Facts{Chosen: chosen}
+	if inc.State.Ended() || inc.State == liftrescue.IncidentReleased {
+		return f
+	}
+	for _, c := range e.rank(inc, now, e.cfg.Policy.CandidateLimit).Candidates {
+		f.Tier2 = append(f.Tier2, c.Unit)
+	}
+	f.Fire = e.fireStation(inc)
+	return f
+}
+
+// vehicleUnit describes a vehicle as a unit for the incident, with its distance and ETA when its
+// position is known.
+func (e *Engine) vehicleUnit(rv *rosterVehicle, inc *liftrescue.Incident) liftrescue.Unit {
+	u := rv.unit()
+	if st, ok := e.cfg.Index.Vehicle(rv.vehicle.ID); ok {
+		d := roundM(geo.DistanceM(st.Lon, st.Lat, inc.Elevator.Lon, inc.Elevator.Lat))
+		eta := e.cfg.ETA.ETA(st.Lon, st.Lat, inc.Elevator.Lon, inc.Elevator.Lat).Round(time.Second).Seconds()
+		u.DistanceM, u.ETAS = &d, &eta
+	}
+	return u
+}
+
+// Candidates ranks the tier-2 units for an incident now. Returns ENOTFOUND.
+func (e *Engine) Candidates(ctx context.Context, id int64) (*liftrescue.Candidates, error) {
+	inc, err := e.current(ctx, id, false)
+	if err != nil {
+		return nil, err
+	}
+	return e.rank(inc, e.cfg.Now(), e.cfg.Policy.CandidateLimit), nil
+}
+
+// saved takes a step's saved incident into the working set and tells the stream and the outbox.
+func (e *Engine) saved(inc *liftrescue.Incident, queued int) {
+	e.track(inc)
+	if queued > 0 && e.cfg.Queued != nil {
+		e.cfg.Queued()
+	}
+	if e.cfg.Published != nil {
+		e.cfg.Published(inc)
+	}
+}
+
+// track puts an incident's latest state in the working set (or takes it out when it ended),
+// keeps the busy vehicles current and schedules its pending deadlines.
+func (e *Engine) track(inc *liftrescue.Incident) {
+	e.mu.Lock()
+	if old := e.open[inc.ID]; old != nil {
+		for _, a := range old.Assignments {
+			if e.busy[a.Unit.VehicleID] == inc.ID {
+				delete(e.busy, a.Unit.VehicleID)
+			}
+		}
+	}
+	if inc.State.Ended() {
+		delete(e.open, inc.ID)
+	} else {
+		e.open[inc.ID] = inc
+		for _, a := range inc.Assignments {
+			if a.Unit.VehicleID != 0 && a.State.Active() {
+				e.busy[a.Unit.VehicleID] = inc.ID
+			}
+		}
+	}
+	e.mu.Unlock()
+	for _, d := range inc.Deadlines {
+		if d.Pending() {
+			e.timers.add(d.Due, inc.ID, d.ID)
+		}
+	}
+}
+
+// OpenCount returns how many incidents are open.
+func (e *Engine) OpenCount() int {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return len(e.open)
+}
+
+func roundM(m float64) float64 { return float64(int64(m + 0.5)) }

@@ -1,0 +1,98 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/liftrescue/liftrescue"
+)
+
+// roster is what dispatch knows of the units that can be sent: every vehicle with its team and
+// organisation, and the fire stations. It is a snapshot, replaced whole when the registry changes,
+// so that ranking reads it without locks.
+type roster struct {
+	vehicles map[int64]*rosterVehicle
+	fire     []*liftrescue.Organization
+}
+
+type rosterVehicle struct {
+	vehicle *liftrescue.Vehicle
+	team    *liftrescue.Team
+	org     *liftrescue.Organization
+}
+
+// unit describes the vehicle as a unit to dispatch.
+func (rv *rosterVehicle) unit() liftrescue.Unit {
+	u := orgUnit(rv.org)
+	u.TeamID, u.VehicleID, u.Plate = rv.team.ID, rv.vehicle.ID, rv.vehicle.Plate
+	if rv.team.DutyPhone != "" {
+		u.Phones = append([]string{rv.team.DutyPhone}, u.Phones...)
+	}
+	return u
+}
+
+// orgUnit describes an organisation as a unit to notify.
+func orgUnit(o *liftrescue.Organization) liftrescue.Unit {
+	phones := append([]string{}, o.DutyPhones...)
+	if len(phones) == 0 {
+		for _, c := range o.Contacts {
+			phones = append(phones, c.Phone)
+		}
+	}
+	return liftrescue.Unit{Role: o.Kind, OrganizationID: o.ID, OrganizationName: o.Name, Phones: phones}
+}
+
+// loadRoster reads every team and vehicle, their organisations and the fire stations.
+func loadRoster(ctx context.Context, s liftrescue.Store) (*roster, error) {
+	teams := map[int64]*liftrescue.Team{}
+	if err := eachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Team], error) {
+		return s.ListTeams(ctx, liftrescue.TeamFilter{Paging: p})
+	}, func(t *liftrescue.Team) { teams[t.ID] = t }); err != nil {
+		return nil, fmt.Errorf("load teams: %w", err)
+	}
+	orgs := map[int64]*liftrescue.Organization{}
+	for _, t := range teams {
+		if _, ok := orgs[t.OrganizationID]; ok {
+			continue
+		}
+		o, err := s.FindOrganization(ctx, t.OrganizationID)
+		if err != nil {
+			return nil, fmt.Errorf("load organisation %d: %w", t.OrganizationID, err)
+		}
+		orgs[o.ID] = o
+	}
+	r := &roster{vehicles: map[int64]*rosterVehicle{}}
+	if err := eachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Vehicle], error) {
+		return s.ListVehicles(ctx, liftrescue.VehicleFilter{Paging: p})
+	}, func(v *liftrescue.Vehicle) {
+		if t := teams[v.TeamID]; t != nil {
+			r.vehicles[v.ID] = &rosterVehicle{vehicle: v, team: t, org: orgs[t.OrganizationID]}
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("load vehicles: %w", err)
+	}
+	if err := eachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Organization], error) {
+		return s.ListOrganizations(ctx, liftrescue.OrganizationFilter{Kind: liftrescue.OrgFire, Paging: p})
+	}, func(o *liftrescue.Organization) { r.fire = append(r.fire, o) }); err != nil {
+		return nil, fmt.Errorf("load fire stations: %w", err)
+	}
+	return r, nil
+}
+
+// eachPage calls fn with every item of a paged list.
+func eachPage[T any](ctx context.Context, list func(liftrescue.Paging) (*liftrescue.Page[T], error), fn func(T)) error {
+	p := liftrescue.Paging{Limit: liftrescue.MaxLimit}
+	for {
+		page, err := list(p)
+		if err != nil {
+			return err
+		}
+		for _, it := range page.Items {
+			fn(it)
+		}
+		if page.NextCursor == "" || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.Cursor = page.NextCursor
+	}
+}
