@@ -29,6 +29,7 @@ Usage:
                                 (UTF-8 or GB18030) into the database "serve" uses
   liftrescue loadgen  [flags]   drive a running server over a tracker protocol (benchmarks, demos)
   liftrescue verify   [flags]   check the incident record's hash chain; names the first broken link
+  liftrescue scenario [flags]   walk two full rescues over the HTTP API (its own server unless --url)
   liftrescue version            print the version
 
 Run "liftrescue COMMAND --help" for the flags of a command.`
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runLoadgen(ctx, rest, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
+	case "scenario":
+		return runScenario(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "liftrescue", version)
 		return nil
