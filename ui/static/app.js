@@ -27,6 +27,8 @@ const text = {
     map: "救援车辆实时地图", vehicles: "救援车辆", baseMapDown: "底图无法加载", streamDown: "实时更新中断，正在重连…",
     speed: "速度", fixTime: "定位时间", offDuty: "不在岗",
     vehicleStatus: { live: "在线", stale: "定位滞后", offline: "离线", no_fix: "无定位" },
+    incident: "困人事件", tier: (n) => `第${n}级响应`,
+    incidentState: { notified: "已通知", awaiting_dispatch: "待派遣", acknowledged: "已接单", en_route: "赶往现场", arrived: "已到达", released: "已解救", closed: "已结案", cancelled: "已取消" },
   },
   en: {
     title: "Elevator emergency rescue dispatch", codeLabel: "Rescue code / equipment code", find: "Find", lang: "中文",
@@ -39,6 +41,8 @@ const text = {
     map: "Live map of the rescue vehicles", vehicles: "Rescue vehicles", baseMapDown: "Base map unavailable", streamDown: "Live updates interrupted, reconnecting…",
     speed: "Speed", fixTime: "Fix time", offDuty: "Off duty",
     vehicleStatus: { live: "Live", stale: "Stale", offline: "Offline", no_fix: "No fix" },
+    incident: "Trapped passengers", tier: (n) => `tier ${n}`,
+    incidentState: { notified: "notified", awaiting_dispatch: "awaiting dispatch", acknowledged: "accepted", en_route: "en route", arrived: "arrived", released: "released", closed: "closed", cancelled: "cancelled" },
   },
 };
 let lang = localStorage.getItem("lang") || "zh-CN";
@@ -219,6 +223,7 @@ function initMap() {
 
   startStream();
   loadVehicles();
+  loadIncidents();
 }
 
 // fitVehicles shows the vehicles when there are no district outlines to show.
@@ -268,8 +273,8 @@ async function loadVehicles() {
 }
 
 function startStream() {
-  const stream = new EventSource("/api/v1/stream?types=vehicle");
-  for (const kind of ["vehicle", "vehicle_removed", "reset"]) {
+  const stream = new EventSource("/api/v1/stream?types=vehicle,incident");
+  for (const kind of ["vehicle", "vehicle_removed", "incident", "reset"]) {
     stream.addEventListener(kind, (ev) => {
       let data;
       try { data = JSON.parse(ev.data); } catch { return; }
@@ -283,7 +288,7 @@ function startStream() {
     // EventSource reconnects by itself with Last-Event-ID, unless the server answered with an
     // error: then start again, and reload the list, since a new stream cannot resume.
     if (stream.readyState === EventSource.CLOSED) {
-      setTimeout(() => { startStream(); loadVehicles(); }, 5000);
+      setTimeout(() => { startStream(); loadVehicles(); loadIncidents(); }, 5000);
     }
   };
 }
@@ -291,7 +296,8 @@ function startStream() {
 function applyEvent(kind, data) {
   if (kind === "vehicle") putVehicle(data, false);
   else if (kind === "vehicle_removed") removeVehicle(data.id);
-  else if (kind === "reset") { loadVehicles(); return; }
+  else if (kind === "incident") { putIncident(data); return; }
+  else if (kind === "reset") { loadVehicles(); loadIncidents(); return; }
   renderLegendSoon();
 }
 
@@ -424,6 +430,40 @@ function renderLegend() {
     parts.push(down);
   }
   div.replaceChildren(...parts);
+}
+
+// Open incidents are red rings on their elevators, darker as the tier rises; they go when closed
+// or cancelled. The list comes once, then each step from the stream.
+const incidents = new Map(); // incident id → circle marker
+const TIER_COLOUR = { 1: "#e8710a", 2: "#c5221f", 3: "#7b1113" };
+
+async function loadIncidents() {
+  try {
+    const res = await fetch("/api/v1/incidents?open=true&limit=1000");
+    if (!res.ok) return;
+    for (const inc of (await res.json()).items) putIncident(inc);
+  } catch { /* the stream brings the next steps */ }
+}
+
+// putIncident takes an incident from the list (with its elevator) or from the stream (flat).
+function putIncident(inc) {
+  const old = incidents.get(inc.id);
+  if (inc.state === "closed" || inc.state === "cancelled") {
+    old?.remove();
+    incidents.delete(inc.id);
+    return;
+  }
+  const lat = inc.lat ?? inc.elevator?.lat, lon = inc.lon ?? inc.elevator?.lon;
+  if (!map || !Number.isFinite(lat) || !Number.isFinite(lon)) return;
+  const code = inc.rescue_code ?? inc.elevator?.rescue_code ?? "";
+  const label = () => `${t("incident")} #${inc.id} · ${code} · ${t("tier")(inc.tier)} · ${t("incidentState")[inc.state] ?? inc.state}`;
+  const style = { radius: 11, weight: 4, color: TIER_COLOUR[inc.tier] ?? "#c5221f", fillColor: "#fff", fillOpacity: 0.6 };
+  if (old) {
+    old.setStyle(style);
+    old.setTooltipContent(label());
+    return;
+  }
+  incidents.set(inc.id, L.circleMarker([lat, lon], { ...style, className: "incident-ring" }).bindTooltip(label, { direction: "top" }).addTo(map));
 }
 
 // elevatorOnMap marks the elevator that a lookup found and takes the map to it; null clears it.
