@@ -162,7 +162,7 @@ type Assignment struct {
 	Reason string `json:"reason,omitempty"`
 	// TokenHash is the SHA-256 of the responder link's token; the token itself is only in the
 	// notification sent to the unit. TokenExpires ends the link. The API leaves the hash out.
-	TokenHash    string    `json:"token_hash,omitempty"`
+	TokenHash    string    `json:"token_hash,omitempty" openapi:"-"`
 	TokenExpires time.Time `json:"token_expires"`
 }
 

@@ -110,6 +110,8 @@ func (n *NewIncident) Validate() error {
 	switch {
 	case n.Elevator == "" && n.ElevatorID == 0:
 		p.add("elevator", "give the rescue code or equipment code read from the sign, or elevator_id")
+	case n.Elevator != "" && n.ElevatorID != 0:
+		p.add("elevator_id", "give the code or elevator_id, not both: they may name two elevators")
 	case n.Elevator != "" && !IsRescueCode(n.Elevator) && !IsEquipmentCode(n.Elevator):
 		p.add("elevator", "must be a %d to %d digit rescue code or a 20-digit equipment code", RescueCodeMinLen, RescueCodeMaxLen)
 	case n.ElevatorID < 0:

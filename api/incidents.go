@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/liftrescue/liftrescue"
@@ -97,11 +99,15 @@ func (s *Server) incidentAction(c echo.Context) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	switch in.Action {
-	case liftrescue.ActionOpen, liftrescue.ActionDeadline:
+	switch {
+	case in.Action == liftrescue.ActionOpen || in.Action == liftrescue.ActionDeadline:
 		return liftrescue.Invalid("action", "is one the system takes, not a dispatcher")
-	case "":
+	case in.Action == "":
 		return liftrescue.Invalid("action", "is required")
+	case !slices.Contains(dispatcherActions, in.Action):
+		// Checked here, not left to the incident's rules, so that a typo is a 422 whatever the
+		// incident's state rather than a 409 on an incident that has ended.
+		return liftrescue.Invalid("action", "must be one of "+strings.Join(actionNames(dispatcherActions), ", "))
 	}
 	in.Actor = dispatcherOf(c)
 	inc, err := s.cfg.Dispatch.Act(c.Request().Context(), id, in)
@@ -109,6 +115,19 @@ func (s *Server) incidentAction(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, publicIncident(inc))
+}
+
+// dispatcherActions are the actions a dispatcher posts; open and deadline are the system's.
+var dispatcherActions = []liftrescue.Action{liftrescue.ActionEscalate, liftrescue.ActionDispatch, liftrescue.ActionAccept,
+	liftrescue.ActionDecline, liftrescue.ActionEnRoute, liftrescue.ActionArrived, liftrescue.ActionReleased,
+	liftrescue.ActionCallbackDone, liftrescue.ActionClose, liftrescue.ActionCancel, liftrescue.ActionNote}
+
+func actionNames(actions []liftrescue.Action) []string {
+	out := make([]string, len(actions))
+	for i, a := range actions {
+		out[i] = string(a)
+	}
+	return out
 }
 
 func (s *Server) dispatchPolicy(c echo.Context) error {

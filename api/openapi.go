@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -84,6 +85,7 @@ type schemaGen struct{ components map[string]any }
 
 var (
 	timeType    = reflect.TypeOf(time.Time{})
+	rawJSONType = reflect.TypeOf(json.RawMessage{})
 	dateType    = reflect.TypeOf(liftrescue.Date{})
 	districtTyp = reflect.TypeOf(liftrescue.District{})
 )
@@ -97,6 +99,8 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 		return map[string]any{"type": "string", "format": "date-time"}
 	case dateType:
 		return map[string]any{"type": "string", "format": "date", "nullable": true}
+	case rawJSONType:
+		return map[string]any{"type": "object", "description": "JSON kept byte for byte"}
 	case districtTyp:
 		return g.component("District", func() map[string]any {
 			return map[string]any{"type": "object", "properties": map[string]any{
@@ -150,7 +154,8 @@ func (g *schemaGen) object(t reflect.Type) map[string]any {
 		for i := range t.NumField() {
 			f := t.Field(i)
 			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			if name == "-" || !f.IsExported() {
+			// openapi:"-" hides what the store keeps but the API never sends (responder token hashes).
+			if name == "-" || !f.IsExported() || f.Tag.Get("openapi") == "-" {
 				continue
 			}
 			ft := f.Type

@@ -2,6 +2,7 @@ package api
 
 import (
 	"embed"
+	"errors"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -50,21 +51,27 @@ type responderPageData struct {
 	Error    string
 	Status   int
 	Token    string
-	MapsLink string
+	MapsLink template.URL
 }
 
 func (s *Server) responderPage(c echo.Context) error {
+	privateLink(c)
 	v, err := s.cfg.Dispatch.Responder(c.Request().Context(), c.Param("token"))
 	return s.responderAnswer(c, v, err, "")
 }
 
 func (s *Server) responderAction(c echo.Context) error {
+	privateLink(c)
 	var body responderBody
 	if wantsJSON(c) {
 		if err := decodeJSON(c, &body); err != nil {
 			return err
 		}
 	} else {
+		// FormValue would take a body it cannot read as an empty form.
+		if err := c.Request().ParseForm(); err != nil {
+			return s.responderAnswer(c, nil, formError(err), "")
+		}
 		body.Action = liftrescue.Action(c.FormValue("action"))
 		body.Reason = c.FormValue("reason")
 		body.Note = c.FormValue("note")
@@ -78,7 +85,31 @@ func (s *Server) responderAction(c echo.Context) error {
 	}
 	v, err := s.cfg.Dispatch.Respond(c.Request().Context(), c.Param("token"), liftrescue.Input{Action: body.Action,
 		Reason: body.Reason, Released: body.Released, VehicleID: body.VehicleID, Note: body.Note})
+	if liftrescue.ErrorCode(err) == liftrescue.ECONFLICT {
+		err = s.linkConflict(c, err)
+	}
 	return s.responderAnswer(c, v, err, string(body.Action))
+}
+
+// linkConflict makes an action refused as out of order list what the link can do now. The
+// incident's rules list the dispatcher's actions (escalate, dispatch, cancel), which no responder
+// can take.
+func (s *Server) linkConflict(c echo.Context, err error) error {
+	v, verr := s.cfg.Dispatch.Responder(c.Request().Context(), c.Param("token"))
+	if verr != nil {
+		return err
+	}
+	return &liftrescue.Error{Code: liftrescue.ECONFLICT, Message: liftrescue.ErrorMessage(err),
+		Extra: map[string]any{"allowed": v.Actions, "state": v.IncidentState}, Err: err}
+}
+
+// formError words the error of a form body that does not parse.
+func formError(err error) error {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return liftrescue.Errorf(liftrescue.ETOOLARGE, "the request body is larger than %d bytes", maxErr.Limit)
+	}
+	return liftrescue.Errorf(liftrescue.EBADREQUEST, "the form is malformed")
 }
 
 // responderAnswer writes the view, or the error, as JSON or as the page.
@@ -100,15 +131,22 @@ func (s *Server) responderAnswer(c echo.Context, v *liftrescue.ResponderView, er
 	}
 	if d.View != nil {
 		el := d.View.Elevator
-		d.MapsLink = "geo:" + strconv.FormatFloat(el.Lat, 'f', 6, 64) + "," + strconv.FormatFloat(el.Lon, 'f', 6, 64)
+		// A geo: URI opens the phone's map app. html/template lets only http(s) and mailto through
+		// as they are, so the link, made of two numbers here, is marked safe.
+		d.MapsLink = template.URL("geo:" + strconv.FormatFloat(el.Lat, 'f', 6, 64) + "," + strconv.FormatFloat(el.Lon, 'f', 6, 64))
 	}
 	var b strings.Builder
 	if err := responderTmpl.Execute(&b, d); err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
-	c.Response().Header().Set("Referrer-Policy", "no-referrer") // the token is in the URL
 	return c.HTML(d.Status, b.String())
+}
+
+// privateLink marks every answer of a responder link, page, JSON or error, as one no cache keeps
+// and no page it links to learns of: the token in the URL is the only key to the job.
+func privateLink(c echo.Context) {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	c.Response().Header().Set("Referrer-Policy", "no-referrer")
 }
 
 // wantsJSON reports whether the client asked for JSON rather than the page.
