@@ -48,7 +48,7 @@ func (e *Engine) change(out *liftrescue.Outcome) (*liftrescue.IncidentChange, er
 		if len(e.cfg.Webhooks) == 0 {
 			break
 		}
-		body, err := json.Marshal(webhookEvent{IncidentID: inc.ID, RescueCode: inc.Elevator.RescueCode,
+		body, err := json.Marshal(webhookEvent{RescueCode: inc.Elevator.RescueCode,
 			District: inc.District, State: inc.State, Tier: inc.Tier, Event: ev})
 		if err != nil {
 			return nil, err
@@ -61,11 +61,10 @@ func (e *Engine) change(out *liftrescue.Outcome) (*liftrescue.IncidentChange, er
 	return ch, nil
 }
 
-// webhookEvent is the JSON an external system receives for each event of an incident. The
-// incident id is 0 in the events of an incident's opening, which the store numbers as it saves
-// them; rescue_code names the elevator there.
+// webhookEvent is the data an external system receives for each event of an incident; the
+// webhook's envelope adds the incident's id, which the events of an opening do not have yet when
+// they are queued.
 type webhookEvent struct {
-	IncidentID int64                    `json:"incident_id"`
 	RescueCode string                   `json:"rescue_code"`
 	District   string                   `json:"district"`
 	State      liftrescue.IncidentState `json:"state"`

@@ -57,8 +57,10 @@ func (w *Webhooks) Validate() error {
 	return nil
 }
 
-// Send POSTs n.Body to the target named n.Recipient. An unknown target, or a body that is not
-// JSON, is a Permanent failure.
+// Send POSTs the notification to the target named n.Recipient, as the envelope
+// {"delivery_id": n.ID, "incident_id": n.IncidentID, "kind": n.Kind, "data": n.Body}: the ids are
+// filled in here because the events of an incident's opening are written before the incident has
+// its id. An unknown target, or a body that is not JSON, is a Permanent failure.
 func (w *Webhooks) Send(ctx context.Context, n *liftrescue.Notification) (string, error) {
 	var target *WebhookTarget
 	for i := range w.Targets {
@@ -70,10 +72,11 @@ func (w *Webhooks) Send(ctx context.Context, n *liftrescue.Notification) (string
 	if target == nil {
 		return "", Permanent(fmt.Errorf("no webhook target named %q", n.Recipient))
 	}
-	body := []byte(n.Body)
-	if !json.Valid(body) {
+	if !json.Valid([]byte(n.Body)) {
 		return "", Permanent(errors.New("the body is not JSON"))
 	}
+	kind, _ := json.Marshal(n.Kind)
+	body := fmt.Appendf(nil, `{"delivery_id":%d,"incident_id":%d,"kind":%s,"data":%s}`, n.ID, n.IncidentID, kind, n.Body)
 	now := time.Now
 	if w.Now != nil {
 		now = w.Now

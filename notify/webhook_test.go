@@ -15,14 +15,15 @@ import (
 var signedAt = time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC)
 
 func TestWebhooksSend(t *testing.T) {
-	const body = `{"incident_id":7,"state":"notified","text":"电梯困人"}`
+	const body = `{"state":"notified","text":"电梯困人"}`
+	const envelope = `{"delivery_id":3,"incident_id":7,"kind":"event","data":` + body + `}`
 	srv := server(t, func(w http.ResponseWriter, r *http.Request) {
 		got, _ := io.ReadAll(r.Body)
 		sig := r.Header.Get("X-Liftrescue-Signature")
 		if err := notify.VerifySignature("hotline-secret", sig, got, signedAt.Add(time.Minute), 0); err != nil {
 			t.Errorf("VerifySignature(%q): %v", sig, err)
 		}
-		if string(got) != body || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" ||
+		if string(got) != envelope || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" ||
 			r.Header.Get("X-Liftrescue-Delivery") != "3" || r.Header.Get("X-Liftrescue-Kind") != "event" {
 			t.Errorf("got %s %v\n%s", r.Method, r.Header, got)
 		}
@@ -36,7 +37,7 @@ func TestWebhooksSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := webhook("hotline", body)
-	n.ID = 3
+	n.ID, n.IncidentID = 3, 7
 	if receipt, err := w.Send(t.Context(), &n); err != nil || receipt != "" {
 		t.Fatalf("Send = %q, %v", receipt, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/demo"
+	"github.com/liftrescue/liftrescue/notify"
 )
 
 // runMainEnv makes the test binary run the command itself, with the arguments it holds (separated
@@ -197,5 +199,56 @@ func TestScenario(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the scenario did not say %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// The city hotline learns of every step through a signed webhook, the incident's id included
+// even for the events of its opening.
+func TestWebhooksReachTheHotline(t *testing.T) {
+	const secret = "hotline-shared-secret"
+	got := make(chan map[string]any, 100)
+	hotline := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := notify.VerifySignature(secret, r.Header.Get("X-Liftrescue-Signature"), body, time.Now(), 0); err != nil {
+			t.Errorf("webhook signature: %v", err)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var v map[string]any
+		if err := json.Unmarshal(body, &v); err != nil {
+			t.Errorf("webhook body %s: %v", body, err)
+		}
+		got <- v
+	}))
+	defer hotline.Close()
+	data := t.TempDir()
+	if err := seedDemoFile(context.Background(), filepath.Join(data, "liftrescue.db"), demo.Config{Elevators: 20}, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	lines, _ := startCommand(t, "serving on", "serve", "--addr", "127.0.0.1:0", "--data", data, "--log-level", "error",
+		"--webhooks", "hotline="+hotline.URL, "--webhook-secret", secret)
+	p := &process{url: fieldAfter(lines, "serving on")}
+	var els liftrescue.Page[liftrescue.Elevator]
+	p.do(t, "GET", "/api/v1/elevators?limit=1", nil, &els)
+	var inc liftrescue.Incident
+	if status := p.do(t, "POST", "/api/v1/incidents", map[string]any{"elevator": els.Items[0].RescueCode}, &inc); status != 201 {
+		t.Fatalf("open = %d", status)
+	}
+	seen := map[string]bool{}
+	for len(seen) < 2 {
+		select {
+		case v := <-got:
+			data, _ := v["data"].(map[string]any)
+			event, _ := data["event"].(map[string]any)
+			if v["incident_id"] != float64(inc.ID) || event == nil {
+				t.Fatalf("webhook %v: want incident %d and its event", v, inc.ID)
+			}
+			seen[event["kind"].(string)] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the hotline heard only %v", seen)
+		}
+	}
+	if !seen["opened"] || !seen["notified"] {
+		t.Errorf("the hotline heard %v, want opened and notified", seen)
 	}
 }
