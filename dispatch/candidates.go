@@ -34,24 +34,40 @@ func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftr
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	// why says why a volunteer vehicle is not a candidate, "" when it is one.
-	why := func(st geo.VehicleState, rv *rosterVehicle) (reason, detail string) {
-		status := e.cfg.Liveness.Status(st.Time, now)
-		switch {
+	// why says why a volunteer vehicle is not a candidate, "" when it is one. It runs for every
+	// vehicle a search meets, the whole fleet at worst (when most are busy): it makes no garbage.
+	why := func(st *geo.VehicleState, rv *rosterVehicle) string {
+		switch busy := e.busy[st.ID]; {
 		case asked[st.ID]:
-			return liftrescue.ExcludedAlreadyAsked, ""
+			return liftrescue.ExcludedAlreadyAsked
 		case !rv.vehicle.OnDuty || !rv.team.OnDuty:
-			return liftrescue.ExcludedOffDuty, ""
+			return liftrescue.ExcludedOffDuty
 		case rv.team.CertifiedStaff == 0:
-			return liftrescue.ExcludedNotCertified, "no certified staff in team " + rv.team.Name
-		case e.busy[st.ID] != 0 && e.busy[st.ID] != inc.ID:
-			return liftrescue.ExcludedBusy, fmt.Sprintf("on incident %d", e.busy[st.ID])
-		case status == liftrescue.StatusOffline:
-			return liftrescue.ExcludedOffline, fmt.Sprintf("last fix %.0f min ago", now.Sub(st.Time).Minutes())
-		case status != liftrescue.StatusLive:
-			return liftrescue.ExcludedStale, fmt.Sprintf("last fix %.0f s ago", now.Sub(st.Time).Seconds())
+			return liftrescue.ExcludedNotCertified
+		case busy != 0 && busy != inc.ID:
+			return liftrescue.ExcludedBusy
 		}
-		return "", ""
+		switch e.cfg.Liveness.Status(st.Time, now) {
+		case liftrescue.StatusOffline:
+			return liftrescue.ExcludedOffline
+		case liftrescue.StatusLive:
+			return ""
+		}
+		return liftrescue.ExcludedStale
+	}
+	// detail says more about an exclusion that is listed.
+	detail := func(st *geo.VehicleState, rv *rosterVehicle, reason string) string {
+		switch reason {
+		case liftrescue.ExcludedNotCertified:
+			return "no certified staff in team " + rv.team.Name
+		case liftrescue.ExcludedBusy:
+			return fmt.Sprintf("on incident %d", e.busy[st.ID])
+		case liftrescue.ExcludedOffline:
+			return fmt.Sprintf("last fix %.0f min ago", now.Sub(st.Time).Minutes())
+		case liftrescue.ExcludedStale:
+			return fmt.Sprintf("last fix %.0f s ago", now.Sub(st.Time).Seconds())
+		}
+		return ""
 	}
 	seen := map[int64]bool{}
 	consider := func(nbrs []geo.Neighbor, listExcluded bool) {
@@ -62,14 +78,15 @@ func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftr
 				continue
 			}
 			seen[n.ID] = true
+			reason := why(&st, rv)
+			if reason != "" && (!listExcluded || len(out.Excluded) >= nearbyExcluded) {
+				continue
+			}
 			u := rv.unit()
 			d := math.Round(n.DistanceM)
 			u.DistanceM = &d
-			reason, detail := why(st, rv)
 			if reason != "" {
-				if listExcluded && len(out.Excluded) < nearbyExcluded {
-					out.Excluded = append(out.Excluded, liftrescue.ExcludedUnit{Unit: u, Reason: reason, Detail: detail})
-				}
+				out.Excluded = append(out.Excluded, liftrescue.ExcludedUnit{Unit: u, Reason: reason, Detail: detail(&st, rv, reason)})
 				continue
 			}
 			eta := math.Round(e.cfg.ETA.ETA(st.Lon, st.Lat, lon, lat).Seconds())
@@ -84,7 +101,7 @@ func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftr
 		// Many near ones are left out: look further, for qualified ones only.
 		consider(e.cfg.Index.NearestVehicles(lon, lat, limit, func(st geo.VehicleState) bool {
 			rv := r.vehicles[st.ID]
-			return volunteer(st) && !seen[st.ID] && func() bool { reason, _ := why(st, rv); return reason == "" }()
+			return rv != nil && rv.org != nil && rv.org.Kind == liftrescue.OrgVolunteer && !seen[st.ID] && why(&st, rv) == ""
 		}), false)
 	}
 	slices.SortStableFunc(out.Candidates, func(a, b liftrescue.Candidate) int { return cmp.Compare(*a.ETAS, *b.ETAS) })

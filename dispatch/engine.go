@@ -89,7 +89,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, open: map[int64]*liftrescue.Incident{}, busy: map[int64]int64{},
 		timers: newTimerQueue(), rosterDirt: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Workers)}
-	e.roster.Store(&roster{vehicles: map[int64]*rosterVehicle{}})
+	e.roster.Store(&roster{vehicles: map[int64]*rosterVehicle{}, districts: map[string]*liftrescue.District{}})
 	return e, nil
 }
 
@@ -174,10 +174,7 @@ func (e *Engine) Open(ctx context.Context, n liftrescue.NewIncident, district st
 	if err != nil {
 		return nil, err
 	}
-	d, err := e.cfg.Store.FindDistrict(ctx, el.District)
-	if err != nil && liftrescue.ErrorCode(err) != liftrescue.ENOTFOUND {
-		return nil, err
-	}
+	d := e.roster.Load().districts[el.District] // nil for a district not (yet) known: not rural
 	var tier1 []liftrescue.Unit
 	for _, id := range []int64{el.MaintenanceUnitID, el.UserUnitID} {
 		o, err := e.cfg.Store.FindOrganization(ctx, id)
@@ -261,7 +258,16 @@ func (e *Engine) act(ctx context.Context, id int64, in liftrescue.Input) (*liftr
 		if err != nil {
 			return nil, err
 		}
+		// Steps of other incidents rank at the same time: the vehicles this one sends are taken
+		// before it saves, and a step that lost one to another ranks again.
+		taken, ok := e.reserve(id, inc, out.Incident)
+		if !ok && attempt < 5 {
+			continue
+		}
 		err = e.cfg.Store.UpdateIncident(ctx, ch)
+		if err != nil {
+			e.release(id, taken)
+		}
 		if liftrescue.ErrorCode(err) == liftrescue.ECONFLICT && attempt < 3 {
 			continue // saved by another replica or process since we read it
 		}
@@ -396,6 +402,40 @@ func (e *Engine) track(inc *liftrescue.Incident) {
 	for _, d := range inc.Deadlines {
 		if d.Pending() {
 			e.timers.add(d.Due, inc.ID, d.ID)
+		}
+	}
+}
+
+// reserve marks busy the vehicles a step newly sends, before the step is saved, and reports
+// false (taking none) when another incident took one meanwhile.
+func (e *Engine) reserve(id int64, before, after *liftrescue.Incident) ([]int64, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var taken []int64
+	for _, a := range after.Assignments[len(before.Assignments):] {
+		v := a.Unit.VehicleID
+		if v == 0 || !a.State.Active() {
+			continue
+		}
+		if other := e.busy[v]; other != 0 && other != id {
+			for _, t := range taken {
+				delete(e.busy, t)
+			}
+			return nil, false
+		}
+		e.busy[v] = id
+		taken = append(taken, v)
+	}
+	return taken, true
+}
+
+// release frees the vehicles of a step that was not saved.
+func (e *Engine) release(id int64, vehicles []int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, v := range vehicles {
+		if e.busy[v] == id {
+			delete(e.busy, v)
 		}
 	}
 }

@@ -381,3 +381,31 @@ func TestPredictedLateArrivalStartsTier2(t *testing.T) {
 		t.Errorf("tier 1 = %s, want still accepted: it keeps coming", a.State)
 	}
 }
+
+// Two incidents escalating at the same moment never get the same van: the first to take it has
+// it, the other ranks again.
+func TestConcurrentEscalationsSendDifferentVans(t *testing.T) {
+	w := newWorld(t, liftrescue.DefaultPolicy())
+	second := *w.elevator
+	second.ID, second.RescueCode, second.EquipmentCode, second.Building = 0, "123457", "31103704002018000002", "3 号楼 2 单元"
+	must(t, w.store.CreateElevator(w.ctx, &second))
+	a := w.open(t)
+	b, err := w.engine.Open(w.ctx, liftrescue.NewIncident{ElevatorID: second.ID}, "", dispatcher)
+	must(t, err)
+	w.tick(5*time.Minute + time.Second)
+	var wg sync.WaitGroup
+	for _, id := range []int64{a.ID, b.ID} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := w.engine.Act(w.ctx, id, liftrescue.Input{Action: liftrescue.ActionDeadline, DeadlineID: 1,
+				Actor: liftrescue.Actor{Kind: liftrescue.ActorSystem, Name: "deadline"}})
+			must(t, err)
+		}()
+	}
+	wg.Wait()
+	va, vb := w.find(t, a.ID).Assignment(3), w.find(t, b.ID).Assignment(3)
+	if va == nil || vb == nil || va.Unit.VehicleID == vb.Unit.VehicleID {
+		t.Fatalf("tier 2 of the two incidents: %+v and %+v, want two different vans", va, vb)
+	}
+}

@@ -13,6 +13,9 @@ import (
 type roster struct {
 	vehicles map[int64]*rosterVehicle
 	fire     []*liftrescue.Organization
+	// districts holds each district without its outline: opening an incident needs only whether
+	// the district is rural, and reading an outline costs more than the rest of the opening.
+	districts map[string]*liftrescue.District
 }
 
 type rosterVehicle struct {
@@ -61,7 +64,15 @@ func loadRoster(ctx context.Context, s liftrescue.Store) (*roster, error) {
 		}
 		orgs[o.ID] = o
 	}
-	r := &roster{vehicles: map[int64]*rosterVehicle{}}
+	r := &roster{vehicles: map[int64]*rosterVehicle{}, districts: map[string]*liftrescue.District{}}
+	ds, err := s.ListDistricts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load districts: %w", err)
+	}
+	for _, d := range ds {
+		d.Outline = nil
+		r.districts[d.Code] = d
+	}
 	if err := eachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Vehicle], error) {
 		return s.ListVehicles(ctx, liftrescue.VehicleFilter{Paging: p})
 	}, func(v *liftrescue.Vehicle) {

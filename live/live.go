@@ -114,6 +114,15 @@ func (s *Store) UpdateOrganization(ctx context.Context, o *liftrescue.Organizati
 	return err
 }
 
+// UpsertDistrict stores the district; whether it is rural sets the arrival limit of its incidents.
+func (s *Store) UpsertDistrict(ctx context.Context, d *liftrescue.District) error {
+	err := s.Store.UpsertDistrict(ctx, d)
+	if err == nil {
+		s.changed()
+	}
+	return err
+}
+
 // CreateTeam stores the team.
 func (s *Store) CreateTeam(ctx context.Context, t *liftrescue.Team) error {
 	err := s.Store.CreateTeam(ctx, t)
