@@ -38,6 +38,8 @@ type DB struct {
 	now func() time.Time
 	// inserts are the prepared statements of AppendPositions.
 	inserts positionInserts
+	// stopCheckpoints ends the background checkpointer; checkpointsDone says it has.
+	stopCheckpoints, checkpointsDone chan struct{}
 	// beforeImportWrite, when set by a test, runs between the checks of an import and its write
 	// transaction, where another writer may change the registry.
 	beforeImportWrite func()
@@ -57,7 +59,10 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		}
 	}
 	q := url.Values{}
-	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "temp_store(MEMORY)"} {
+	// No connection checkpoints the WAL as part of its own commit (wal_autocheckpoint(0)): the
+	// checkpointer below does it in the background, so that a dispatcher's write never waits for
+	// a few megabytes of WAL to be copied into the database.
+	for _, p := range []string{"foreign_keys(1)", "journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "temp_store(MEMORY)", "wal_autocheckpoint(0)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -81,11 +86,41 @@ func Open(ctx context.Context, path string, opt Options) (*DB, error) {
 		sqldb.Close()
 		return nil, err
 	}
+	db.stopCheckpoints = make(chan struct{})
+	db.checkpointsDone = make(chan struct{})
+	go db.checkpoint(checkpointEvery)
 	return db, nil
+}
+
+// checkpointEvery is how often the WAL is copied into the database. A second of writes is a few
+// megabytes of WAL at the ingest's busiest.
+const checkpointEvery = time.Second
+
+// checkpoint copies the WAL into the database every interval until Close, without waiting for
+// readers or writers (PASSIVE): what it cannot copy now it copies next time.
+func (db *DB) checkpoint(every time.Duration) {
+	defer close(db.checkpointsDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stopCheckpoints:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			db.db.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`) // a failure is tried again next time
+			cancel()
+		}
+	}
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	if db.stopCheckpoints != nil {
+		close(db.stopCheckpoints)
+		<-db.checkpointsDone
+		db.stopCheckpoints = nil
+	}
 	db.inserts.close()
 	return db.db.Close()
 }
