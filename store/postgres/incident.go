@@ -95,8 +95,11 @@ func (db *DB) alreadyOpen(ctx context.Context, w *sqlq.IncidentWrite, err error)
 }
 
 // appendChange appends the events of w after the head of the chain, which it holds locked to the
-// commit, moves the head, and queues the notifications.
+// commit, moves the head, and queues the notifications. Everything after reading the head goes in
+// one batch, one round trip: the head stays locked for as short a time as the network allows, and
+// it is read last, after the incident's own write, for the same reason.
 func appendChange(ctx context.Context, tx pgx.Tx, w *sqlq.IncidentWrite) error {
+	batch := &pgx.Batch{}
 	if len(w.Events) > 0 {
 		var seq int64
 		var hash string
@@ -105,26 +108,23 @@ func appendChange(ctx context.Context, tx pgx.Tx, w *sqlq.IncidentWrite) error {
 		}
 		seq, hash = w.Chain(seq, hash)
 		for i := range w.Events {
-			if _, err := tx.Exec(ctx, insertEventSQL, sqlq.EventArgs(&w.Events[i], timestamptz)...); err != nil {
-				return translate(err)
-			}
+			batch.Queue(insertEventSQL, sqlq.EventArgs(&w.Events[i], timestamptz)...)
 		}
-		if _, err := tx.Exec(ctx, sqlq.Dollar(sqlq.SetChainHead), seq, hash); err != nil {
-			return translate(err)
-		}
+		batch.Queue(sqlq.Dollar(sqlq.SetChainHead), seq, hash)
 	}
 	for _, h := range w.TokenHashes() {
-		if _, err := tx.Exec(ctx, insertTokenSQL, h, w.Incident.ID); err != nil {
-			return translate(err)
-		}
+		batch.Queue(insertTokenSQL, h, w.Incident.ID)
 	}
 	for i := range w.Notifications {
 		n := &w.Notifications[i]
-		if err := tx.QueryRow(ctx, insertNotificationSQL, sqlq.NotificationArgs(n, timestamptz)...).Scan(&n.ID); err != nil {
-			return translate(err)
-		}
+		batch.Queue(insertNotificationSQL, sqlq.NotificationArgs(n, timestamptz)...).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&n.ID)
+		})
 	}
-	return nil
+	if batch.Len() == 0 {
+		return nil
+	}
+	return translate(tx.SendBatch(ctx, batch).Close())
 }
 
 // FindIncident reads the incident, its timeline and its notifications from one snapshot.
