@@ -40,7 +40,8 @@ type TrafficConfig struct {
 //
 // Everything follows from the city, the config and the start: each vehicle draws its trips from
 // its own PCG stream, and each report's GPS noise is a hash of its index, so the fixes do not
-// depend on how often Step is called. A Traffic is not safe for concurrent use.
+// depend on how often Step is called. Send takes a vehicle off its rounds to a place (a rescue),
+// Release puts it back. A Traffic is not safe for concurrent use.
 type Traffic struct {
 	// epoch is the start down to the second, so that with a whole-second Every the reports fall on
 	// whole seconds, as trackers' do. Vehicles report at staggered phases after it.
@@ -48,6 +49,8 @@ type Traffic struct {
 	every  time.Duration
 	last   time.Time // Step has reported everything up to here
 	movers []*mover
+	// devices finds a mover by its device id, for Send and Release.
+	devices map[string]*mover
 }
 
 // Traffic returns the simulation of the city's vehicles from start on. Only vehicles with a device
@@ -64,7 +67,7 @@ func (c *City) Traffic(cfg TrafficConfig, start time.Time) *Traffic {
 		cfg.Seed = c.cfg.Seed
 	}
 	start = start.UTC() // also drops the monotonic reading, which is no part of a report's time
-	tr := &Traffic{epoch: start.Truncate(time.Second), every: cfg.Every, last: start}
+	tr := &Traffic{epoch: start.Truncate(time.Second), every: cfg.Every, last: start, devices: map[string]*mover{}}
 
 	nets := make([]*roadNet, len(c.plans))
 	for i := range c.plans {
@@ -87,7 +90,9 @@ func (c *City) Traffic(cfg TrafficConfig, start time.Time) *Traffic {
 		if org != nil {
 			d = district[org.District]
 		}
-		tr.movers = append(tr.movers, newMover(cfg, i, vs.Vehicle, org, nets[d]))
+		m := newMover(cfg, i, vs.Vehicle, org, nets[d])
+		tr.movers = append(tr.movers, m)
+		tr.devices[m.device] = m
 	}
 	slices.SortStableFunc(tr.movers, func(a, b *mover) int { // for Step's time order
 		return cmp.Or(cmp.Compare(a.phase, b.phase), strings.Compare(a.device, b.device))
@@ -140,6 +145,33 @@ func (tr *Traffic) reportsBy(m *mover, t time.Time) int64 {
 	return int64(since/tr.every) + 1
 }
 
+// Send turns the vehicle with the device id from its rounds to the point lon, lat, from the time of
+// the last Step on: along its district's streets to where they pass nearest the point, then
+// straight to it, where it stays until Release. It returns how long the drive takes, and false for
+// a device the traffic does not drive. A rescue simulation sends a van to the elevator this way, so
+// that its tracker's fixes bring it within the dispatch engine's arrival radius by themselves.
+//
+// A sent vehicle's fixes depend on when Send was called, unlike those of the rounds.
+func (tr *Traffic) Send(device string, lon, lat float64) (time.Duration, bool) {
+	m := tr.devices[device]
+	if m == nil {
+		return 0, false
+	}
+	s := tr.last.Sub(tr.epoch).Seconds()
+	return time.Duration((m.send(s, project(lon, lat)) - s) * float64(time.Second)), true
+}
+
+// Release sends a vehicle back to its base from the time of the last Step on, after which it goes
+// on with its rounds. It returns false for a device the traffic does not drive.
+func (tr *Traffic) Release(device string) bool {
+	m := tr.devices[device]
+	if m == nil {
+		return false
+	}
+	m.release(tr.last.Sub(tr.epoch).Seconds())
+	return true
+}
+
 // Speeds and stays, in km/h and seconds.
 const (
 	drivewayKmh = 10 // in and out of a yard or a parking spot
@@ -147,6 +179,9 @@ const (
 	// cruising speed: short runs between turns are slow.
 	minStreetKmh, metresPerKmh = 20, 30
 	minCruiseKmh, maxCruiseKmh = 35, 50
+	// A vehicle sent beyond its district's streets covers the stretch off them, when it is longer
+	// than offStreetM, at offStreetKmh: a road the street grid does not have.
+	offStreetM, offStreetKmh = 150, 35
 )
 
 // stay is how long a vehicle parks, in seconds.
@@ -258,15 +293,7 @@ func (m *mover) plan() {
 	} else {
 		dest = m.net.randomSpot(m.rng, 8, 30)
 	}
-	corners := m.net.route(m.at, dest, m.rng.Uint64())
-	cruise := minCruiseKmh + (maxCruiseKmh-minCruiseKmh)*m.rng.Float64()
-	m.drive(corners[0], drivewayKmh)
-	for i := 1; i < len(corners); i++ {
-		run := corners[i].sub(corners[i-1]).length()
-		m.drive(corners[i], min(cruise, minStreetKmh+run/metresPerKmh))
-	}
-	m.drive(dest.pos, drivewayKmh)
-	m.at = dest
+	m.travel(dest, false)
 	switch {
 	case dest == m.base && m.homebody:
 		m.park(homebodyAtBase)
@@ -277,6 +304,65 @@ func (m *mover) plan() {
 	default:
 		m.park(stayAway)
 	}
+}
+
+// travel appends the drive from m.at to dest: out onto the street, along the streets by a short
+// way, into dest. offStreet drives the stretches off the streets at road speed when they are long,
+// as they are for a vehicle sent beyond its district; its rounds keep to yards and parking spots.
+func (m *mover) travel(dest spot, offStreet bool) {
+	corners := m.net.route(m.at, dest, m.rng.Uint64())
+	cruise := minCruiseKmh + (maxCruiseKmh-minCruiseKmh)*m.rng.Float64()
+	offKmh := func(p vec) float64 {
+		if offStreet && p.sub(m.legs[len(m.legs)-1].to).length() > offStreetM {
+			return offStreetKmh
+		}
+		return drivewayKmh
+	}
+	m.drive(corners[0], offKmh(corners[0]))
+	for i := 1; i < len(corners); i++ {
+		run := corners[i].sub(corners[i-1]).length()
+		m.drive(corners[i], min(cruise, minStreetKmh+run/metresPerKmh))
+	}
+	m.drive(dest.pos, offKmh(dest.pos))
+	m.at = dest
+}
+
+// send replaces the timeline from s seconds on with a drive to p and a stay there without end, and
+// returns when the drive ends.
+func (m *mover) send(s float64, p vec) float64 {
+	m.cut(s)
+	m.travel(m.net.snap(p), true)
+	last := m.legs[len(m.legs)-1]
+	m.legs = append(m.legs, leg{t0: last.t1, t1: math.Inf(1), from: last.to, to: last.to, heading: last.heading,
+		alt0: last.alt1, alt1: last.alt1})
+	return last.t1
+}
+
+// release replaces the timeline from s seconds on with the way back to base and a stay there; the
+// rounds go on from there.
+func (m *mover) release(s float64) {
+	m.cut(s)
+	m.travel(m.base, true)
+	m.park(stayAtBase)
+}
+
+// cut ends the timeline at s seconds since the epoch, where the vehicle is then, and makes that
+// the spot the next drive leaves from. No report is made at or before s afterwards: s is the time
+// of the last Step.
+func (m *mover) cut(s float64) {
+	for m.legs[m.cur].t1 < s {
+		if m.cur++; m.cur == len(m.legs) {
+			m.plan()
+		}
+	}
+	l := m.legs[m.cur]
+	if l.kmh > 0 {
+		f := (s - l.t0) / (l.t1 - l.t0)
+		l.to, l.alt1 = l.from.add(l.to.sub(l.from).scale(f)), l.alt0+(l.alt1-l.alt0)*f
+	}
+	l.t1 = s
+	m.legs, m.cur = append(m.legs[:0], l), 0
+	m.at = m.net.snap(l.to)
 }
 
 // altitude returns the height of the ground at p: the district's, with gentle hills.

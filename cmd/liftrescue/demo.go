@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/liftrescue/liftrescue"
@@ -17,22 +19,30 @@ import (
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var elevators int
-	var reset, traffic bool
+	var reset, traffic, rescues bool
+	var rescueEvery time.Duration
 	f := newFlags("demo", `liftrescue demo [flags]: run the service on a demo city
 
 Seeds a Zaozhuang-like city (six districts, elevators in buildings along streets, maintenance
 companies, user units, volunteer rescue vehicles, fire stations) into its own database file,
-data/demo.db, unless it is there already, then serves it.`)
+data/demo.db, unless it is there already, then serves it. Its vans drive the streets, trapped
+passengers are reported now and then, and simulated units answer, drive there and free them.
+Unless --policy is given, the deadlines are shortened so that escalations come within minutes.`)
 	f.SetOutput(stderr)
 	cfg.serveFlags(f)
 	f.Int(&elevators, "elevators", demo.DefaultElevators, "number of elevators in the demo city (up to 1000000)")
 	f.Bool(&reset, "reset", false, "delete the demo database and seed it again")
 	f.Bool(&traffic, "traffic", true, "drive the demo city's rescue vehicles along its streets, as their trackers would report")
+	f.Bool(&rescues, "rescues", true, "report trapped passengers now and then, and play every notified unit (on incidents you open too): answer, drive there, free them")
+	f.Duration(&rescueEvery, "rescue-every", demo.DefaultRescueEvery, "the mean time between the simulated reports of trapped passengers")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if elevators < 1 || elevators > 1_000_000 {
 		return fmt.Errorf("--elevators %d: want 1 to 1000000", elevators)
+	}
+	if rescueEvery < time.Second {
+		return fmt.Errorf("--rescue-every %s: want at least 1s", rescueEvery)
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -43,6 +53,15 @@ data/demo.db, unless it is there already, then serves it.`)
 	// The city is the same for everyone on a given day; maintenance and inspection dates are laid
 	// out around that day, so that the usual few are overdue rather than all of them a month on.
 	city := demo.Config{Elevators: elevators, Now: time.Now().UTC().Truncate(24 * time.Hour)}
+	demoPolicy := cfg.PolicyFile == ""
+	if demoPolicy {
+		// config.go reads the policy from a file; the demo's goes beside its database.
+		path, err := writeDemoPolicy(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		cfg.PolicyFile = path
+	}
 	if cfg.DB == "" {
 		if err := seedDemoFile(ctx, cfg.sqlitePath("demo"), city, reset, stdout); err != nil {
 			return err
@@ -68,11 +87,44 @@ data/demo.db, unless it is there already, then serves it.`)
 	}
 	fmt.Fprintf(stdout, "  API       %s/api/openapi.json\n", m.URL())
 	m.printTrackers(stdout)
+	policy := m.Dispatch.Policy()
+	if demoPolicy {
+		fmt.Fprintf(stdout, "  policy    demo deadlines, shorter than TSG T5002's: accept %s (volunteers %s), arrive %s (rural %s); --policy FILE for your own\n",
+			time.Duration(policy.AckTimeout), time.Duration(policy.Tier2AckTimeout), time.Duration(policy.ArriveTimeout), time.Duration(policy.RuralArriveTimeout))
+	}
+	var sim *demo.RescueConfig
+	if rescues {
+		sim = &demo.RescueConfig{Every: rescueEvery, Pace: demo.RescuePace(policy), Elevators: sample.Total}
+		fmt.Fprintf(stdout, "  rescues   trapped passengers reported about every %s, up to %d at once (--rescues=false stops them)\n",
+			rescueEvery, demo.DefaultRescueMaxOpen)
+	}
 	fmt.Fprintf(stdout, "  stop      Ctrl-C\n\n")
-	if traffic {
-		go driveDemo(ctx, m, demo.Generate(city))
+	if traffic || rescues {
+		// The city stops before the service closes (deferred above), also when Run ends on a
+		// failed listener: nothing then feeds a closed ingest or acts on a closed database.
+		cityCtx, stopCity := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); driveDemo(cityCtx, m, demo.Generate(city), traffic, sim) }()
+		defer func() { stopCity(); <-done }()
 	}
 	return m.Run(ctx)
+}
+
+// writeDemoPolicy writes the demo's escalation policy into the data directory and returns its path.
+// It is written on every start, so that a newer demo's policy replaces an older one.
+func writeDemoPolicy(dir string) (string, error) {
+	b, err := json.MarshalIndent(demo.Policy(), "", "  ")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "demo-policy.json")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("write the demo policy: %w", err)
+	}
+	return path, nil
 }
 
 // seedDemoFile makes the embedded demo database unless it exists. It seeds a file beside it and
@@ -158,19 +210,36 @@ func removeDB(path string) error {
 	return nil
 }
 
-// driveDemo moves the demo city's vehicles until ctx ends: every second the simulation's new
-// fixes go to the ingest as a tracker's would, in-process.
-func driveDemo(ctx context.Context, m *Main, city *demo.City) {
+// driveDemo runs the demo city until ctx ends. Every second the vehicles' new fixes go to the
+// ingest as a tracker's would, in-process, and the rescue simulation, when rescues is not nil,
+// takes its steps through the dispatch engine. Both step on this goroutine: the simulation sends
+// the vans that the traffic drives.
+func driveDemo(ctx context.Context, m *Main, city *demo.City, traffic bool, rescues *demo.RescueConfig) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
-	traffic := city.Traffic(demo.TrafficConfig{}, time.Now())
+	start := time.Now()
+	var tr *demo.Traffic
+	if traffic {
+		tr = city.Traffic(demo.TrafficConfig{}, start)
+	}
+	var rs *demo.Rescues
+	if rescues != nil {
+		rs = city.Rescues(*rescues, m.Dispatch, m.Store, tr, start)
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if fixes := traffic.Step(now); len(fixes) > 0 {
-				m.Ingest.Accept(ctx, fixes, gps.Proof{Trusted: true})
+			if tr != nil {
+				if fixes := tr.Step(now); len(fixes) > 0 {
+					m.Ingest.Accept(ctx, fixes, gps.Proof{Trusted: true})
+				}
+			}
+			if rs != nil {
+				if err := rs.Step(ctx, now); err != nil && ctx.Err() == nil {
+					m.Logger.Warn("demo rescue simulation", "err", err)
+				}
 			}
 		}
 	}
