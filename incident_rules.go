@@ -327,7 +327,7 @@ func (s *step) commit(a *Assignment) {
 	a.AcceptedAt = &s.now
 	a.State = AssignmentAccepted
 	s.meet(func(d *Deadline) bool {
-		return d.Kind == DeadlineAcknowledge && (d.AssignmentID == a.ID || d.AssignmentID == 0 && d.Tier == a.Tier)
+		return d.Kind == DeadlineAcknowledge && (d.AssignmentID == a.ID || d.AssignmentID == 0 && d.Tier == a.Tier && rescues(a))
 	})
 	s.event("accepted", a.ID, "", vehicleData(a))
 }
@@ -371,6 +371,11 @@ func (s *step) afterLoss(a *Assignment, why string) {
 	}
 }
 
+// rescues reports whether the unit can free trapped passengers. A user unit's staff (the property
+// company) open the machine room and reassure, but only certified rescuers release: its
+// acceptance neither meets tier 1's deadline nor keeps tier 2 from being asked.
+func rescues(a *Assignment) bool { return a.Unit.Role != OrgUserUnit }
+
 // tierAsked reports whether any unit of the tier was asked.
 func (s *step) tierAsked(tier int) bool {
 	for _, a := range s.inc.Assignments {
@@ -391,10 +396,11 @@ func (s *step) tierActive(tier int) bool {
 	return false
 }
 
-// tierHolds reports whether a unit of the tier has taken the job and still has it.
+// tierHolds reports whether a unit of the tier that can free the passengers has taken the job
+// and still has it.
 func (s *step) tierHolds(tier int) bool {
 	for _, a := range s.inc.Assignments {
-		if a.Tier == tier && a.State.Committed() {
+		if a.Tier == tier && a.State.Committed() && rescues(&a) {
 			return true
 		}
 	}
@@ -647,14 +653,25 @@ func (s *step) nextCandidate(why string) {
 	}
 }
 
-// asked reports whether the unit's vehicle (or, without one, the organisation) was already asked.
+// asked reports whether the unit's vehicle (or, without one, the organisation) was already asked,
+// or its organisation already declined or let a request time out at tier 2 or above: its other
+// vans answer to the same duty desk.
 func (s *step) asked(u Unit) bool {
 	for _, a := range s.inc.Assignments {
 		if u.VehicleID != 0 && a.Unit.VehicleID == u.VehicleID || u.VehicleID == 0 && a.Unit.VehicleID == 0 && a.Unit.OrganizationID == u.OrganizationID {
 			return true
 		}
+		if OrgDeclined(&a) && a.Unit.OrganizationID == u.OrganizationID {
+			return true
+		}
 	}
 	return false
+}
+
+// OrgDeclined reports whether the assignment shows its organisation will not come to a tier-2 or
+// tier-3 call: it declined, or let the request time out.
+func OrgDeclined(a *Assignment) bool {
+	return a.Tier >= 2 && (a.State == AssignmentDeclined || a.State == AssignmentTimedOut)
 }
 
 // assign adds a unit to the incident, with its deadlines and a dispatch notice.

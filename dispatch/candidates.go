@@ -26,10 +26,13 @@ func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftr
 		rv := r.vehicles[st.ID]
 		return rv != nil && rv.org != nil && rv.org.Kind == liftrescue.OrgVolunteer
 	}
-	asked := map[int64]bool{}
+	asked, declinedOrg := map[int64]bool{}, map[int64]bool{}
 	for _, a := range inc.Assignments {
 		if a.Unit.VehicleID != 0 {
 			asked[a.Unit.VehicleID] = true
+		}
+		if liftrescue.OrgDeclined(&a) {
+			declinedOrg[a.Unit.OrganizationID] = true
 		}
 	}
 	e.mu.RLock()
@@ -38,7 +41,7 @@ func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftr
 	// vehicle a search meets, the whole fleet at worst (when most are busy): it makes no garbage.
 	why := func(st *geo.VehicleState, rv *rosterVehicle) string {
 		switch busy := e.busy[st.ID]; {
-		case asked[st.ID]:
+		case asked[st.ID] || declinedOrg[rv.org.ID]:
 			return liftrescue.ExcludedAlreadyAsked
 		case !rv.vehicle.OnDuty || !rv.team.OnDuty:
 			return liftrescue.ExcludedOffDuty
