@@ -102,14 +102,59 @@ func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftr
 	consider(nbrs, true)
 	if len(out.Candidates) < limit && len(nbrs) == limit+nearbyExcluded {
 		// Many near ones are left out: look further, for qualified ones only.
-		consider(e.cfg.Index.NearestVehicles(lon, lat, limit, func(st geo.VehicleState) bool {
-			rv := r.vehicles[st.ID]
-			return rv != nil && rv.org != nil && rv.org.Kind == liftrescue.OrgVolunteer && !seen[st.ID] && why(&st, rv) == ""
-		}), false)
+		consider(e.fartherFree(r, inc, lon, lat, now), false)
 	}
 	slices.SortStableFunc(out.Candidates, func(a, b liftrescue.Candidate) int { return cmp.Compare(*a.ETAS, *b.ETAS) })
 	if len(out.Candidates) > limit {
 		out.Candidates = out.Candidates[:limit]
+	}
+	return out
+}
+
+// freeVans is the whole list of free, qualified, live vehicles when a search found fewer than
+// exhaustedBelow of them: the city has run out, and until a vehicle is freed (or a second passes,
+// in which a silent one may report again) later steps look at these instead of the fleet.
+type freeVans struct {
+	at    time.Time
+	freed uint64
+	ids   []int64
+}
+
+const exhaustedBelow = 64
+
+// fartherFree returns the nearest free, qualified, live vehicles beyond the first look, nearest
+// first. When the city has run out of them, that search meets every vehicle for every step (a
+// storm of escalations, the moment it matters most): the memo makes it meet only the few left.
+// Its callers hold e.mu.
+func (e *Engine) fartherFree(r *roster, inc *liftrescue.Incident, lon, lat float64, now time.Time) []geo.Neighbor {
+	free := func(id int64, t time.Time) bool {
+		rv := r.vehicles[id]
+		if rv == nil || !rv.qualified {
+			return false
+		}
+		if busy := e.busy[id]; busy != 0 && busy != inc.ID {
+			return false
+		}
+		return e.cfg.Liveness.Status(t, now) == liftrescue.StatusLive
+	}
+	freed := e.freed.Load()
+	if m := e.exhausted.Load(); m != nil && m.freed == freed && now.Sub(m.at) >= 0 && now.Sub(m.at) < time.Second {
+		var out []geo.Neighbor
+		for _, id := range m.ids {
+			if st, ok := e.cfg.Index.Vehicle(id); ok && free(id, st.Time) {
+				out = append(out, geo.Neighbor{ID: id, DistanceM: geo.DistanceM(st.Lon, st.Lat, lon, lat)})
+			}
+		}
+		slices.SortFunc(out, func(a, b geo.Neighbor) int { return cmp.Compare(a.DistanceM, b.DistanceM) })
+		return out
+	}
+	out := e.cfg.Index.NearestVehicles(lon, lat, exhaustedBelow, func(st geo.VehicleState) bool { return free(st.ID, st.Time) })
+	if len(out) < exhaustedBelow {
+		ids := make([]int64, len(out))
+		for i, n := range out {
+			ids[i] = n.ID
+		}
+		e.exhausted.Store(&freeVans{at: now, freed: freed, ids: ids})
 	}
 	return out
 }

@@ -50,6 +50,10 @@ type Engine struct {
 	mu   sync.RWMutex
 	open map[int64]*liftrescue.Incident // the latest saved state of every open incident
 	busy map[int64]int64                // vehicle → the open incident it is committed to or asked for
+	// freed counts the times a vehicle became free again or the units were read anew: a memo of
+	// the free vehicles (exhausted) holds only while it stands still.
+	freed     atomic.Uint64
+	exhausted atomic.Pointer[freeVans]
 
 	locks [64]sync.Mutex // one incident's steps one at a time (by id)
 
@@ -141,6 +145,7 @@ func (e *Engine) reloadRoster(ctx context.Context) error {
 		return err
 	}
 	e.roster.Store(r)
+	e.freed.Add(1)
 	return nil
 }
 
@@ -381,10 +386,12 @@ func (e *Engine) saved(inc *liftrescue.Incident, queued int) {
 // keeps the busy vehicles current and schedules its pending deadlines.
 func (e *Engine) track(inc *liftrescue.Incident) {
 	e.mu.Lock()
+	var released []int64
 	if old := e.open[inc.ID]; old != nil {
 		for _, a := range old.Assignments {
-			if e.busy[a.Unit.VehicleID] == inc.ID {
-				delete(e.busy, a.Unit.VehicleID)
+			if v := a.Unit.VehicleID; v != 0 && e.busy[v] == inc.ID {
+				delete(e.busy, v)
+				released = append(released, v)
 			}
 		}
 	}
@@ -396,6 +403,12 @@ func (e *Engine) track(inc *liftrescue.Incident) {
 			if a.Unit.VehicleID != 0 && a.State.Active() {
 				e.busy[a.Unit.VehicleID] = inc.ID
 			}
+		}
+	}
+	for _, v := range released {
+		if e.busy[v] == 0 {
+			e.freed.Add(1)
+			break
 		}
 	}
 	e.mu.Unlock()
@@ -421,6 +434,9 @@ func (e *Engine) reserve(id int64, before, after *liftrescue.Incident) ([]int64,
 			for _, t := range taken {
 				delete(e.busy, t)
 			}
+			if len(taken) > 0 {
+				e.freed.Add(1)
+			}
 			return nil, false
 		}
 		e.busy[v] = id
@@ -436,6 +452,7 @@ func (e *Engine) release(id int64, vehicles []int64) {
 	for _, v := range vehicles {
 		if e.busy[v] == id {
 			delete(e.busy, v)
+			e.freed.Add(1)
 		}
 	}
 }

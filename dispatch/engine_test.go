@@ -409,3 +409,43 @@ func TestConcurrentEscalationsSendDifferentVans(t *testing.T) {
 		t.Fatalf("tier 2 of the two incidents: %+v and %+v, want two different vans", va, vb)
 	}
 }
+
+// When the vans near an elevator are all unavailable, ranking looks farther, and once the city has
+// only a few free vans left it remembers which: the memo never hands out a van that is taken, and
+// a van freed again is found again.
+func TestRankingLooksFartherWhenTheNearOnesAreTaken(t *testing.T) {
+	w := newWorld(t, liftrescue.DefaultPolicy())
+	for i := range 61 { // more off-duty vans than the first look takes in, all nearer than the free ones
+		w.vehicle(t, fmt.Sprintf("鲁D5%04d", i), w.offTeam, east(100+float64(i)), 0)
+	}
+	w.engine.Close()
+	w.start(t, liftrescue.DefaultPolicy()) // reads the new vans
+	var ids []int64
+	for i, code := range []string{"123456", "123457", "123458"} {
+		el := *w.elevator
+		if i > 0 {
+			el.ID, el.RescueCode, el.EquipmentCode = 0, code, fmt.Sprintf("3110370400201800000%d", i+1)
+			must(t, w.store.CreateElevator(w.ctx, &el))
+		}
+		inc, err := w.engine.Open(w.ctx, liftrescue.NewIncident{Elevator: code}, "", dispatcher)
+		must(t, err)
+		ids = append(ids, inc.ID)
+	}
+	w.tick(5*time.Minute + time.Second)
+	deadline := func(id int64) *liftrescue.Assignment {
+		t.Helper()
+		inc, err := w.engine.Act(w.ctx, id, liftrescue.Input{Action: liftrescue.ActionDeadline, DeadlineID: 1,
+			Actor: liftrescue.Actor{Kind: liftrescue.ActorSystem, Name: "deadline"}})
+		must(t, err)
+		return inc.Assignment(3)
+	}
+	first, second := deadline(ids[0]), deadline(ids[1])
+	if first == nil || second == nil || first.Unit.Plate != "鲁D00003" || second.Unit.Plate != "鲁D00004" {
+		t.Fatalf("tier 2 = %+v and %+v, want 鲁D00003 then 鲁D00004", first, second)
+	}
+	_, err := w.engine.Act(w.ctx, ids[0], liftrescue.Input{Action: liftrescue.ActionCancel, CancelReason: liftrescue.CancelFalseAlarm, Actor: dispatcher})
+	must(t, err)
+	if third := deadline(ids[2]); third == nil || third.Unit.Plate != "鲁D00003" {
+		t.Fatalf("after 鲁D00003 was freed, tier 2 of the third incident = %+v, want 鲁D00003", third)
+	}
+}

@@ -22,6 +22,9 @@ type rosterVehicle struct {
 	vehicle *liftrescue.Vehicle
 	team    *liftrescue.Team
 	org     *liftrescue.Organization
+	// qualified says the registry lets it answer a tier-2 call: a volunteer unit's vehicle, it
+	// and its team on duty, the team certified. Whether it is free and live is asked at the time.
+	qualified bool
 }
 
 // unit describes the vehicle as a unit to dispatch.
@@ -77,7 +80,9 @@ func loadRoster(ctx context.Context, s liftrescue.Store) (*roster, error) {
 		return s.ListVehicles(ctx, liftrescue.VehicleFilter{Paging: p})
 	}, func(v *liftrescue.Vehicle) {
 		if t := teams[v.TeamID]; t != nil {
-			r.vehicles[v.ID] = &rosterVehicle{vehicle: v, team: t, org: orgs[t.OrganizationID]}
+			o := orgs[t.OrganizationID]
+			r.vehicles[v.ID] = &rosterVehicle{vehicle: v, team: t, org: o,
+				qualified: o != nil && o.Kind == liftrescue.OrgVolunteer && v.OnDuty && t.OnDuty && t.CertifiedStaff > 0}
 		}
 	}); err != nil {
 		return nil, fmt.Errorf("load vehicles: %w", err)
