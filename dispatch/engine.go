@@ -190,7 +190,7 @@ func (e *Engine) Open(ctx context.Context, n liftrescue.NewIncident, district st
 	}
 	inc := liftrescue.OpenIncident(&n, el, d)
 	now := e.cfg.Now()
-	facts := e.facts(inc, now, nil)
+	facts := e.facts(inc, liftrescue.ActionOpen, now, nil)
 	facts.Tier1 = tier1
 	out, err := liftrescue.Decide(inc, liftrescue.Input{Action: liftrescue.ActionOpen, Actor: actor, Facts: facts}, now, &e.cfg.Policy)
 	if err != nil {
@@ -334,13 +334,21 @@ func (e *Engine) resolve(ctx context.Context, inc *liftrescue.Incident, in *lift
 		u := e.vehicleUnit(rv, inc)
 		chosen = &u
 	}
-	return e.facts(inc, now, chosen), nil
+	return e.facts(inc, in.Action, now, chosen), nil
 }
 
-// facts are the units any step of the incident may turn to next.
-func (e *Engine) facts(inc *liftrescue.Incident, now time.Time, chosen *liftrescue.Unit) liftrescue.Facts {
+// facts are the units a step of the action may turn to next: the tier-2 candidates and the fire
+// station, for the actions that can escalate (an opening only to the fire station, when life is
+// in danger). The others are not ranked for: a note or an arrival asks no one.
+func (e *Engine) facts(inc *liftrescue.Incident, action liftrescue.Action, now time.Time, chosen *liftrescue.Unit) liftrescue.Facts {
 	f := liftrescue.Facts{Chosen: chosen}
-	if inc.State.Ended() || inc.State == liftrescue.IncidentReleased {
+	switch {
+	case inc.State.Ended() || inc.State == liftrescue.IncidentReleased:
+		return f
+	case action == liftrescue.ActionOpen:
+		f.Fire = e.fireStation(inc)
+		return f
+	case action != liftrescue.ActionDeadline && action != liftrescue.ActionDecline && action != liftrescue.ActionEscalate:
 		return f
 	}
 	for _, c := range e.rank(inc, now, e.cfg.Policy.CandidateLimit).Candidates {
