@@ -27,11 +27,12 @@ var allowedOurs = map[string][]string{
 	"store/internal/sqlq":   {""},
 	"store/postgres/pgtest": {},
 	"store/storetest":       {""},
-	"api":                   {"", "csvimport", "geo", "gps", "stream"},
+	"api":                   {"", "csvimport", "geo", "gps", "iot", "stream"},
 	"stream":                {"", "geo"},
 	"live":                  {"", "geo", "gps"},
 	"loadgen":               {"", "gps"},
 	"notify":                {""},
+	"iot":                   {""},
 }
 
 // fenced third-party modules may be imported only by the packages named.

@@ -227,7 +227,11 @@ type Incident struct {
 	// ArriveBy is the legal arrival limit counted from the report (30 or 60 minutes).
 	ArriveBy time.Time `json:"arrive_by"`
 	// Predicted says tier 2 was started early because tier 1's vehicle could not make ArriveBy.
-	Predicted     bool         `json:"predicted"`
+	Predicted bool `json:"predicted"`
+	// Alarms counts the elevator terminal's alarms on the incident, repeats included;
+	// ReleaseSeen says its running state showed the doors open at a floor after the arrival.
+	Alarms        int          `json:"alarms"`
+	ReleaseSeen   bool         `json:"release_seen"`
 	ArrivedAt     *time.Time   `json:"arrived_at"`
 	ReleasedAt    *time.Time   `json:"released_at"`
 	ReleasedCount int          `json:"released_count"`

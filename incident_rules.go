@@ -26,6 +26,8 @@ const (
 	ActionEscalate     Action = "escalate"
 	ActionDispatch     Action = "dispatch"
 	ActionDeadline     Action = "deadline"
+	// ActionAlarm attaches IoT alarms of the elevator to its open incident (the system's).
+	ActionAlarm Action = "alarm"
 )
 
 // Input is one action with everything Decide needs to apply it.
@@ -47,6 +49,10 @@ type Input struct {
 	LifeInDanger bool `json:"life_in_danger"`
 	// Predicted marks the system's early start of tier 2 (tier 1's vehicle cannot make it).
 	Predicted bool `json:"-"`
+	// Alarm is the terminal's report an alarm action attaches; Repeats is how many reports it
+	// stands for (repeats within a window are counted, not recorded one by one).
+	Alarm   *Alarm `json:"-"`
+	Repeats int    `json:"-"`
 	// VehicleID is, for dispatch, the volunteer vehicle the dispatcher chose and, for accept, the
 	// vehicle the unit sends; the engine resolves it into Facts.Chosen.
 	VehicleID int64 `json:"vehicle_id"`
@@ -231,6 +237,8 @@ func (s *step) apply() error {
 		return nil
 	case ActionDeadline:
 		return s.deadline()
+	case ActionAlarm:
+		return s.alarm()
 	}
 	if s.inc.State.Ended() || (s.inc.State == IncidentReleased && in.Action != ActionCallbackDone && in.Action != ActionClose) {
 		return s.refuse("incident %d is %s", s.inc.ID, s.inc.State)
@@ -274,6 +282,33 @@ func (s *step) apply() error {
 		return s.dispatchAction()
 	}
 	return Invalid("action", fmt.Sprintf("%q is not an action", in.Action))
+}
+
+// alarm counts a terminal's reports on the incident, and takes a running state that shows the
+// doors open at a floor, once the rescuers are there, as evidence of the release.
+func (s *step) alarm() error {
+	a := s.in.Alarm
+	if a == nil {
+		return Invalid("alarm", "is required")
+	}
+	if s.inc.State.Ended() {
+		return s.refuse("incident %d is %s", s.inc.ID, s.inc.State)
+	}
+	n := max(1, s.in.Repeats)
+	s.inc.Alarms += n
+	if a.Code != "" {
+		text := string(a.Kind)
+		if n > 1 {
+			text = fmt.Sprintf("%s ×%d", a.Kind, n)
+		}
+		s.event("alarm", 0, text, map[string]any{"namespace": a.Namespace, "code": a.Code, "kind": a.Kind,
+			"priority": a.Priority, "count": n, "time": a.Time})
+	}
+	if a.State != nil && a.State.Released() && s.inc.ArrivedAt != nil && !s.inc.ReleaseSeen {
+		s.inc.ReleaseSeen = true
+		s.event("release_evidence", 0, "the terminal reports the doors open at a floor", map[string]any{"time": a.Time})
+	}
+	return nil
 }
 
 // refuse is the ECONFLICT of an action out of order, with the actions allowed now.

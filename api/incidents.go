@@ -22,6 +22,9 @@ type Dispatcher interface {
 	Responder(ctx context.Context, token string) (*liftrescue.ResponderView, error)
 	Respond(ctx context.Context, token string, in liftrescue.Input) (*liftrescue.ResponderView, error)
 	Policy() liftrescue.Policy
+	// RaiseAlarm acts on one normalised IoT report; Quarantine lists those of unknown elevators.
+	RaiseAlarm(ctx context.Context, a liftrescue.Alarm, sender string) (liftrescue.AlarmResult, error)
+	Quarantine() []liftrescue.QuarantinedAlarm
 }
 
 // openIncidentBody is the request that opens an incident.

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/iot"
 )
 
 // route is one entry of the route table. The table registers the routes and writes the OpenAPI
@@ -97,6 +98,8 @@ func (s *Server) routeTable() []route {
 		{method: http.MethodGet, path: "/api/v1/incidents/:id/candidates", summary: "Tier-2 volunteer units ranked by ETA, and the nearby ones left out with why", tag: "incidents", handler: s.withDispatch(s.incidentCandidates), status: 200, response: liftrescue.Candidates{}},
 		{method: http.MethodPost, path: "/api/v1/incidents/:id/actions", summary: "A dispatcher's action: escalate, dispatch, accept, decline, en_route, arrived, released, callback_done, close, cancel, note; 409 with the allowed ones when out of order", tag: "incidents", handler: s.withDispatch(s.incidentAction), body: liftrescue.Input{}, status: 200, response: liftrescue.Incident{}},
 		{method: http.MethodGet, path: "/api/v1/dispatch/policy", summary: "The escalation policy in force", tag: "incidents", handler: s.withDispatch(s.dispatchPolicy), status: 200, response: liftrescue.Policy{}},
+		{method: http.MethodPost, path: "/api/v1/alarms", summary: "IoT alarms and status reports (up to 10,000): a trapped passenger opens an incident and starts tier 1, repeats within a minute are counted on it, unknown elevators are quarantined", tag: "alarms", handler: s.withDispatch(s.postAlarms), body: alarmsBody{}, bodyLimit: iot.MaxBatchBody, status: 200, response: alarmsReply{}},
+		{method: http.MethodGet, path: "/api/v1/alarms/quarantine", summary: "Reports of unknown elevators or terminals, kept for the admin to register what is missing", tag: "alarms", handler: s.withDispatch(s.alarmQuarantine), status: 200, response: liftrescue.Page[liftrescue.QuarantinedAlarm]{}},
 		{method: http.MethodGet, path: "/r/:token", summary: "A responder's link: the job and what can be done now (HTML for a browser, JSON when asked); 410 when used or expired", tag: "responders", handler: s.withDispatch(s.responderPage), status: 200, response: liftrescue.ResponderView{}},
 		{method: http.MethodPost, path: "/r/:token", summary: "A responder's action through the link: accept, decline (with reason), en_route, arrived, released", tag: "responders", handler: s.withDispatch(s.responderAction), body: responderBody{}, status: 200, response: liftrescue.ResponderView{}},
 

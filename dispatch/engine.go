@@ -38,6 +38,9 @@ type Config struct {
 	Workers int
 	// WatchEvery is how often dispatched vehicles' positions are checked (default 1 s).
 	WatchEvery time.Duration
+	// AlarmWindow is how long repeats of an elevator's IoT alarms are collapsed into one line of
+	// its incident (default DefaultAlarmWindow).
+	AlarmWindow time.Duration
 }
 
 // Engine runs incidents: it opens them, applies every action through liftrescue.Decide, saves each
@@ -50,6 +53,8 @@ type Engine struct {
 	mu   sync.RWMutex
 	open map[int64]*liftrescue.Incident // the latest saved state of every open incident
 	busy map[int64]int64                // vehicle → the open incident it is committed to or asked for
+	// byElevator finds the open incident of an elevator.
+	byElevator map[int64]int64
 	// freed counts the times a vehicle became free again or the units were read anew: a memo of
 	// the free vehicles (exhausted) holds only while it stands still.
 	freed     atomic.Uint64
@@ -57,6 +62,7 @@ type Engine struct {
 
 	locks [64]sync.Mutex // one incident's steps one at a time (by id)
 
+	alarms     alarmState
 	timers     *timerQueue
 	rosterDirt chan struct{}
 	sem        chan struct{}
@@ -91,7 +97,10 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.WatchEvery <= 0 {
 		cfg.WatchEvery = time.Second
 	}
-	e := &Engine{cfg: cfg, open: map[int64]*liftrescue.Incident{}, busy: map[int64]int64{},
+	if cfg.AlarmWindow <= 0 {
+		cfg.AlarmWindow = DefaultAlarmWindow
+	}
+	e := &Engine{cfg: cfg, open: map[int64]*liftrescue.Incident{}, busy: map[int64]int64{}, byElevator: map[int64]int64{},
 		timers: newTimerQueue(), rosterDirt: make(chan struct{}, 1), sem: make(chan struct{}, cfg.Workers)}
 	e.roster.Store(&roster{vehicles: map[int64]*rosterVehicle{}, districts: map[string]*liftrescue.District{}})
 	return e, nil
@@ -405,8 +414,12 @@ func (e *Engine) track(inc *liftrescue.Incident) {
 	}
 	if inc.State.Ended() {
 		delete(e.open, inc.ID)
+		if e.byElevator[inc.ElevatorID] == inc.ID {
+			delete(e.byElevator, inc.ElevatorID)
+		}
 	} else {
 		e.open[inc.ID] = inc
+		e.byElevator[inc.ElevatorID] = inc.ID
 		for _, a := range inc.Assignments {
 			if a.Unit.VehicleID != 0 && a.State.Active() {
 				e.busy[a.Unit.VehicleID] = inc.ID

@@ -54,6 +54,7 @@ func (e *Engine) Watch(ctx context.Context) {
 			e.stats.predicted.Add(1)
 		}
 	}
+	e.flushAlarms(ctx)
 }
 
 func (e *Engine) watchIncident(inc *liftrescue.Incident, now time.Time, steps []watchStep) []watchStep {
