@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -462,6 +463,13 @@ type IncidentService interface {
 	NextNotificationDue(ctx context.Context) (time.Time, bool, error)
 	// RecordDelivery writes the outcome of an attempt and counts it. Returns ENOTFOUND.
 	RecordDelivery(ctx context.Context, id int64, r DeliveryResult) error
+}
+
+// IncidentAlreadyOpen is the ECONFLICT of a report on an elevator with an incident open: repeated
+// calls about one car are the norm, and the caller joins the open incident.
+func IncidentAlreadyOpen(id int64) *Error {
+	return &Error{Code: ECONFLICT, Message: fmt.Sprintf("incident %d is already open on this elevator", id),
+		Extra: map[string]any{"incident_id": id}}
 }
 
 func oneOf[T comparable](v T, all []T) bool {

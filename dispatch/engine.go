@@ -188,6 +188,11 @@ func (e *Engine) Open(ctx context.Context, n liftrescue.NewIncident, district st
 	if err != nil {
 		return nil, err
 	}
+	if open := e.openOn(el.ID); open != 0 {
+		// Known here without a write; the store's unique index catches what this misses (a report
+		// that races another, another replica's incident).
+		return nil, liftrescue.IncidentAlreadyOpen(open)
+	}
 	d := e.roster.Load().districts[el.District] // nil for a district not (yet) known: not rural
 	var tier1 []liftrescue.Unit
 	for _, id := range []int64{el.MaintenanceUnitID, el.UserUnitID} {

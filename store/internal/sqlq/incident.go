@@ -228,9 +228,9 @@ func AlreadyOpen(open int64, cause error) error {
 		return &liftrescue.Error{Code: liftrescue.ECONFLICT, Err: cause,
 			Message: "another incident was open on this elevator; read it again"}
 	}
-	return &liftrescue.Error{Code: liftrescue.ECONFLICT, Err: cause,
-		Message: fmt.Sprintf("incident %d is already open on this elevator", open),
-		Extra:   map[string]any{"incident_id": open}}
+	err := liftrescue.IncidentAlreadyOpen(open)
+	err.Err = cause
+	return err
 }
 
 // NoIncident is the ENOTFOUND of an incident id.
