@@ -37,12 +37,13 @@ var allowedOurs = map[string][]string{
 
 // fenced third-party modules may be imported only by the packages named.
 var fenced = map[string][]string{
-	"github.com/labstack/echo":    {"api"},
-	"github.com/jackc/pgx":        {"store/postgres", "store/postgres/pgtest"},
-	"modernc.org/sqlite":          {"store/sqlite"},
-	"github.com/uber/h3-go":       {"geo"},
-	"github.com/tidwall/rtree":    {"geo"},
-	"github.com/tidwall/geoindex": {"geo"},
+	"github.com/labstack/echo":            {"api"},
+	"github.com/jackc/pgx":                {"store/postgres", "store/postgres/pgtest"},
+	"modernc.org/sqlite":                  {"store/sqlite"},
+	"github.com/uber/h3-go":               {"geo"},
+	"github.com/tidwall/rtree":            {"geo"},
+	"github.com/tidwall/geoindex":         {"geo"},
+	"github.com/eclipse/paho.mqtt.golang": {"iot"},
 }
 
 func TestImportMap(t *testing.T) {

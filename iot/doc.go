@@ -7,5 +7,6 @@
 // alarms without this package. What lives here is the wire: JSON as terminals really write it
 // (codes as numbers or strings, booleans as 1/2, modes as numbers), read strictly otherwise and
 // within bounds, so that the decoders can be fuzzed on their own and do no I/O beyond reading the
-// body they are given.
+// body they are given. Subscriber is the one network part: an MQTT client (paho, fenced here) that
+// feeds each decoded report to a handler, reconnecting by itself.
 package iot

@@ -15,6 +15,7 @@ import (
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/geo"
 	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/iot"
 	"github.com/liftrescue/liftrescue/notify"
 )
 
@@ -50,6 +51,13 @@ type Config struct {
 	SMSKey        string // sent as Authorization: Bearer KEY to the gateway, when set
 	Webhooks      string // name=url,... external systems that receive every incident event
 	WebhookSecret string // signs the webhooks (HMAC-SHA256)
+
+	// IoT terminals' alarms over MQTT.
+	MQTTBroker   string // tcp://host:1883 …; empty turns the subscriber off
+	MQTTTopic    string // subscription filter; empty: MQTTPattern with {terminal} as +
+	MQTTPattern  string // where the terminal id is in a topic
+	MQTTUsername string
+	MQTTPassword string
 
 	location *time.Location
 }
@@ -164,6 +172,21 @@ func (c *Config) serveFlags(f *flags) {
 	f.String(&c.SMSKey, "sms-key", "", "sent to the SMS gateway as Authorization: Bearer KEY")
 	f.String(&c.Webhooks, "webhooks", "", "external systems that receive every incident event, as name=https://host/path,name2=…")
 	f.String(&c.WebhookSecret, "webhook-secret", "", "the secret that signs webhooks (X-Liftrescue-Signature: t=…,v1=HMAC-SHA256); at least 16 characters")
+	f.String(&c.MQTTBroker, "mqtt-broker", "", "MQTT broker of the elevator IoT terminals' alarms (tcp://host:1883, ssl://host:8883, ws://host:port/path, mqtt://…); empty turns it off")
+	f.String(&c.MQTTTopic, "mqtt-topic", "", "MQTT subscription filter; empty: --mqtt-pattern with {terminal} as +, i.e. "+iot.DefaultTopic+" by default")
+	f.String(&c.MQTTPattern, "mqtt-pattern", iot.TopicPattern, "where the terminal id is in an alarm's MQTT topic: its level written {terminal}, the others literal, + or # (last)")
+	f.String(&c.MQTTUsername, "mqtt-username", "", "MQTT user name; empty: anonymous")
+	f.String(&c.MQTTPassword, "mqtt-password", "", "MQTT password (better given in the environment than on the command line)")
+}
+
+// subscriber is the MQTT subscriber of the flags, without its Handle; nil when --mqtt-broker is
+// empty.
+func (c *Config) subscriber() *iot.Subscriber {
+	if c.MQTTBroker == "" {
+		return nil
+	}
+	return &iot.Subscriber{Broker: c.MQTTBroker, Topic: c.MQTTTopic, Pattern: c.MQTTPattern,
+		Username: c.MQTTUsername, Password: c.MQTTPassword}
 }
 
 // policy reads the escalation policy file, or returns the defaults.
@@ -271,6 +294,11 @@ func (c *Config) validateServe() error {
 	}
 	if c.IngestKey != "" && len(c.IngestKey) < 16 {
 		return fmt.Errorf("--ingest-key: want at least 16 characters")
+	}
+	if s := c.subscriber(); s != nil {
+		if err := s.Validate(); err != nil {
+			return fmt.Errorf("--mqtt-broker, --mqtt-topic, --mqtt-pattern: %w", err)
+		}
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/liftrescue/liftrescue/dispatch"
 	"github.com/liftrescue/liftrescue/geo"
 	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/iot"
 	"github.com/liftrescue/liftrescue/live"
 	"github.com/liftrescue/liftrescue/notify"
 	"github.com/liftrescue/liftrescue/store/postgres"
@@ -49,6 +50,8 @@ type Main struct {
 	osmandHandler  *gps.OsmAndHandler
 	jt808Listener  net.Listener
 	jt808          *gps.JT808Server
+	// The IoT terminals' alarms over MQTT, nil when --mqtt-broker is empty.
+	mqtt *iot.Subscriber
 }
 
 // Open opens the database (migrating it) and the listener.
@@ -72,6 +75,13 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.openDispatch(); err != nil {
 		m.Close()
 		return err
+	}
+	if m.mqtt = m.Config.subscriber(); m.mqtt != nil {
+		m.mqtt.Logger = m.Logger
+		m.mqtt.Handle = func(ctx context.Context, a liftrescue.Alarm, sender string) error {
+			_, err := m.Dispatch.RaiseAlarm(ctx, a, sender)
+			return err
+		}
 	}
 	handler := api.New(api.Config{Store: m.Store, Logger: m.Logger, Version: version, UI: ui.Handler(), Location: m.Config.location,
 		Index: m.Index, Ingest: m.Ingest, Stream: m.Stream, Liveness: m.liveness(), IngestKey: m.Config.IngestKey, ServerStats: m.serverStats,
@@ -131,16 +141,22 @@ func (m *Main) serverStats() map[string]any {
 	if m.jt808 != nil {
 		out["jt808"] = m.jt808.Stats()
 	}
+	if m.mqtt != nil {
+		out["mqtt"] = m.mqtt.Stats()
+	}
 	return out
 }
 
-// printTrackers says where trackers report.
+// printTrackers says where trackers report, and where the terminals' alarms come from.
 func (m *Main) printTrackers(w io.Writer) {
 	if a := m.OsmAndAddr(); a != "" {
 		fmt.Fprintf(w, "  trackers  OsmAnd / Traccar Client  http://%s/?id=DEVICE&lat=…&lon=…&token=SECRET\n", a)
 	}
 	if a := m.JT808Addr(); a != "" {
 		fmt.Fprintf(w, "  trackers  JT/T 808                 tcp://%s\n", a)
+	}
+	if m.mqtt != nil {
+		fmt.Fprintf(w, "  alarms    MQTT %s %s\n", iot.Redacted(m.mqtt.Broker), m.mqtt.Filter())
 	}
 }
 
@@ -168,7 +184,7 @@ func (m *Main) URL() string {
 // Run serves until ctx ends, then lets requests in flight finish for up to 10 seconds. The
 // ingest is closed, writing what it accepted, by Close.
 func (m *Main) Run(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- m.server.Serve(m.listener) }()
 	if m.osmand != nil {
 		go func() { errc <- m.osmand.Serve(m.osmandListener) }()
@@ -183,6 +199,19 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	defer m.Dispatch.Close()
+	// The subscriber stops before the engine it hands alarms to closes.
+	mqttDone := make(chan struct{})
+	if m.mqtt != nil {
+		go func() {
+			defer close(mqttDone)
+			if err := m.mqtt.Run(bg); err != nil {
+				errc <- err
+			}
+		}()
+	} else {
+		close(mqttDone)
+	}
+	defer func() { stopBackground(); <-mqttDone }()
 	outboxDone := make(chan struct{})
 	go func() { defer close(outboxDone); m.Outbox.Run(bg) }()
 	defer func() { stopBackground(); <-outboxDone }()
