@@ -50,8 +50,28 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s %s: %d %s: %s", e.Method, e.Path, e.Status, e.Code, msg)
 }
 
+// Client calls a running server's REST API: loadgen's own client, for other drivers of a server
+// (liftrescue scenario).
+type Client struct{ c *apiClient }
+
+// NewClient returns a client of the server at base (http://host:port).
+func NewClient(base string) *Client { return &Client{newAPIClient(base, 4)} }
+
+// Do sends in as JSON (none when nil) with the extra header, and decodes a 2xx answer into out
+// (when not nil); any other answer is an *APIError.
+func (c *Client) Do(ctx context.Context, method, path string, header http.Header, in, out any) error {
+	return c.c.doWith(ctx, method, path, header, in, out)
+}
+
+// Close lets go of the client's connections.
+func (c *Client) Close() { c.c.close() }
+
 // do sends in as JSON (none when nil) and decodes a 2xx answer into out (when not nil).
 func (c *apiClient) do(ctx context.Context, method, path string, in, out any) error {
+	return c.doWith(ctx, method, path, nil, in, out)
+}
+
+func (c *apiClient) doWith(ctx context.Context, method, path string, header http.Header, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -68,6 +88,9 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/demo"
 	"github.com/liftrescue/liftrescue/geo"
+	"github.com/liftrescue/liftrescue/loadgen"
 )
 
 // The scenario walks two rescues over the real HTTP API, as a dispatcher, the units and a
@@ -66,8 +66,8 @@ one without simulated responders (demo --rescues=false), whose units it then imp
 	if speed == 0 {
 		speed = 100
 	}
-	sc := &scenario{base: strings.TrimRight(url, "/"), out: stdout, start: time.Now(), speedKmh: float64(speed),
-		client: &http.Client{Timeout: 10 * time.Second}}
+	sc := &scenario{out: stdout, start: time.Now(), speedKmh: float64(speed), client: loadgen.NewClient(url)}
+	defer sc.client.Close()
 	return sc.run(ctx)
 }
 
@@ -109,9 +109,8 @@ func startScenarioServer(ctx context.Context, dataDir string, stderr io.Writer) 
 }
 
 type scenario struct {
-	base     string
 	out      io.Writer
-	client   *http.Client
+	client   *loadgen.Client
 	start    time.Time
 	speedKmh float64
 }
@@ -121,43 +120,14 @@ func (s *scenario) step(format string, args ...any) {
 	fmt.Fprintf(s.out, "[%5.1fs] %s\n", time.Since(s.start).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// call does one request and decodes a 2xx answer into out; any other status is an error quoting
-// the server's error body.
+// call does one request as the scenario's dispatcher (or, with bearer, a tracker) and decodes a
+// 2xx answer into out; any other answer is an error quoting the server's.
 func (s *scenario) call(ctx context.Context, method, path, bearer string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.base+path, body)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("X-Dispatcher", "scenario")
+	h := http.Header{"X-Dispatcher": {"scenario"}}
 	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+		h.Set("Authorization", "Bearer "+bearer)
 	}
-	res, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		return err
-	}
-	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
-	}
-	return nil
+	return s.client.Do(ctx, method, path, h, in, out)
 }
 
 // tracker is a volunteer vehicle whose tracker the scenario plays.
