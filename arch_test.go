@@ -17,6 +17,7 @@ var allowedOurs = map[string][]string{
 	"geo":                   {""},
 	"gps":                   {"", "geo"},
 	"dispatch":              {"", "geo"},
+	"dispatch/dispatchtest": {"", "dispatch", "geo", "store/sqlite"},
 	"csvimport":             {"", "geo"},
 	"demo":                  {""},
 	"migrations":            {},

@@ -17,10 +17,10 @@ func benchElevators(b *testing.B, w *rescueWorld, n int) []string {
 	b.Helper()
 	codes := make([]string, n)
 	for i := range n {
-		e := *w.lift
+		e := *w.Elevator
 		e.ID, e.RescueCode, e.EquipmentCode = 0, fmt.Sprintf("%06d", 500000+i), fmt.Sprintf("311037040020250%05d", i)
 		e.Lat += float64(i%100) * 0.0005
-		if err := w.store.CreateElevator(w.ctx, &e); err != nil {
+		if err := w.Store.CreateElevator(w.Ctx, &e); err != nil {
 			b.Fatal(err)
 		}
 		codes[i] = e.EquipmentCode
@@ -42,7 +42,7 @@ func BenchmarkAlarmOpensIncident(b *testing.B) {
 		if i == len(codes) {
 			b.Fatalf("more than %d alarms: use -benchtime Nx with a smaller N", len(codes))
 		}
-		body := `{"alarms":[` + alarmJSON(codes[i], w.clock.Now()) + `]}`
+		body := `{"alarms":[` + alarmJSON(codes[i], w.Clock.Now()) + `]}`
 		start := time.Now()
 		rec := w.do("POST", "/api/v1/alarms", body)
 		lat = append(lat, time.Since(start))
@@ -64,7 +64,7 @@ func BenchmarkAlarmBatches(b *testing.B) {
 	items := make([]string, 0, 1000)
 	for r := range 10 {
 		for _, c := range codes {
-			items = append(items, alarmJSON(c, w.clock.Now().Add(time.Duration(r)*time.Second)))
+			items = append(items, alarmJSON(c, w.Clock.Now().Add(time.Duration(r)*time.Second)))
 		}
 	}
 	body := `{"alarms":[` + strings.Join(items, ",") + `]}`

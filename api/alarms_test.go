@@ -14,7 +14,7 @@ import (
 // ones are acted on; an unknown elevator is quarantined for the admin.
 func TestAlarmsOverHTTP(t *testing.T) {
 	w := newRescueWorld(t)
-	at := w.clock.Now().Format("2006-01-02T15:04:05Z07:00")
+	at := w.Clock.Now().Format("2006-01-02T15:04:05Z07:00")
 	item := fmt.Sprintf(`{"equipment_code":"31103704002018000001","namespace":"gbt24476","code":"93","time":%q}`, at)
 	items := []string{item}
 	for range 999 {

@@ -72,12 +72,12 @@ type ledger struct {
 
 func (w *rescueWorld) ledger(tb testing.TB) ledger {
 	tb.Helper()
-	page, err := w.store.ListIncidents(w.ctx, liftrescue.IncidentFilter{Paging: liftrescue.Paging{Limit: 1}})
+	page, err := w.Store.ListIncidents(w.Ctx, liftrescue.IncidentFilter{Paging: liftrescue.Paging{Limit: 1}})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	l := ledger{incidents: page.Total}
-	if err := w.store.EachIncidentEvent(w.ctx, func(*liftrescue.IncidentEvent) error { l.events++; return nil }); err != nil {
+	if err := w.Store.EachIncidentEvent(w.Ctx, func(*liftrescue.IncidentEvent) error { l.events++; return nil }); err != nil {
 		tb.Fatal(err)
 	}
 	return l
@@ -113,7 +113,7 @@ var fuzzDispatcher = liftrescue.Actor{Kind: liftrescue.ActorDispatcher, Name: "f
 // openFresh opens an incident on elevator 123456 through the engine.
 func (w *rescueWorld) openFresh(tb testing.TB) int64 {
 	tb.Helper()
-	inc, err := w.engine.Open(w.ctx, liftrescue.NewIncident{Elevator: "123456", Trapped: 2}, "", fuzzDispatcher)
+	inc, err := w.Engine.Open(w.Ctx, liftrescue.NewIncident{Elevator: "123456", Trapped: 2}, "", fuzzDispatcher)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -123,9 +123,9 @@ func (w *rescueWorld) openFresh(tb testing.TB) int64 {
 // cancel ends an incident unless it has ended already.
 func (w *rescueWorld) cancel(tb testing.TB, id int64) {
 	tb.Helper()
-	_, err := w.engine.Act(w.ctx, id, liftrescue.Input{Action: liftrescue.ActionCancel, CancelReason: liftrescue.CancelDuplicate, Actor: fuzzDispatcher})
+	_, err := w.Engine.Act(w.Ctx, id, liftrescue.Input{Action: liftrescue.ActionCancel, CancelReason: liftrescue.CancelDuplicate, Actor: fuzzDispatcher})
 	if err != nil {
-		if inc, ferr := w.store.FindIncident(w.ctx, id); ferr != nil || !inc.State.Ended() {
+		if inc, ferr := w.Store.FindIncident(w.Ctx, id); ferr != nil || !inc.State.Ended() {
 			tb.Fatalf("cancel incident %d: %v", id, err)
 		}
 	}

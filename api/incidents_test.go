@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,145 +17,28 @@ import (
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/api"
-	"github.com/liftrescue/liftrescue/dispatch"
-	"github.com/liftrescue/liftrescue/geo"
-	"github.com/liftrescue/liftrescue/store/sqlite"
+	"github.com/liftrescue/liftrescue/dispatch/dispatchtest"
 )
 
-// testClock is a settable clock that the store, the engine and the server share.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// rescueWorld is a server with the dispatch engine over a small city: elevator 123456 with its
-// user unit and maintenance company, two more elevators, a volunteer unit whose vans stand east of
-// 123456 in the live index, and a fire station.
+// rescueWorld is a server with the dispatch engine over the small city of dispatchtest: elevator
+// 123456 with its user unit and maintenance company, two more elevators, a volunteer unit whose
+// vans stand east of 123456 in the live index, and a fire station.
 type rescueWorld struct {
-	ctx    context.Context
-	clock  *testClock
-	store  *sqlite.DB
-	index  *geo.Index
-	engine *dispatch.Engine
+	*dispatchtest.World
 	server *api.Server
-	// lift is 123456 in Shizhong; lift2 (223344) is in Xuecheng, lift3 (323232) in Shizhong.
-	lift, lift2, lift3 *liftrescue.Elevator
-	fire               *liftrescue.Organization
-	vehicles           map[string]*liftrescue.Vehicle // by plate
-	// parked is where each van stands and how old its tracker's last fix is kept: tick reports
-	// them again, as trackers do.
-	parked map[string]parking
 }
-
-type parking struct {
-	lon, lat float64
-	age      time.Duration
-}
-
-// Elevator 123456 stands in Shizhong, Zaozhuang.
-const elLon, elLat = 117.3200, 34.8100
-
-// east returns the longitude m metres east of elevator 123456.
-func east(m float64) float64 { return elLon + m/(111320*0.8208) }
 
 func newRescueWorld(tb testing.TB) *rescueWorld {
 	tb.Helper()
-	w := &rescueWorld{ctx: context.Background(), clock: &testClock{t: time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC)},
-		vehicles: map[string]*liftrescue.Vehicle{}, parked: map[string]parking{}}
-	must := func(err error) {
-		tb.Helper()
-		if err != nil {
-			tb.Fatal(err)
-		}
-	}
-	db, err := sqlite.Open(w.ctx, filepath.Join(tb.TempDir(), "rescue.db"), sqlite.Options{Now: w.clock.Now})
-	must(err)
-	tb.Cleanup(func() { db.Close() })
-	w.store = db
-	must(db.UpsertDistrict(w.ctx, &liftrescue.District{Code: "370402", Name: "市中区"}))
-	must(db.UpsertDistrict(w.ctx, &liftrescue.District{Code: "370403", Name: "薛城区"}))
-	org := func(code string, kind liftrescue.OrgKind, name, phone string, at ...float64) *liftrescue.Organization {
-		o := &liftrescue.Organization{Code: code, Kind: kind, Name: name, District: "370402", DutyPhones: []string{phone}}
-		if len(at) == 2 {
-			o.Lon, o.Lat = &at[0], &at[1]
-		}
-		must(db.CreateOrganization(w.ctx, o))
-		return o
-	}
-	user := org("91370400USER00001", liftrescue.OrgUserUnit, "市中物业", "0632-3300001")
-	maint := org("91370400MAINT0001", liftrescue.OrgMaintenance, "鲁南电梯维保", "0632-3300002")
-	vol := org("91370400VOLUN0001", liftrescue.OrgVolunteer, "枣庄电梯救援队", "0632-3300003")
-	w.fire = org("91370400FIRE00001", liftrescue.OrgFire, "市中消防救援站", "0632-3300119", east(3000), elLat)
-	lift := func(rescue, equipment, district string, lat float64) *liftrescue.Elevator {
-		e := &liftrescue.Elevator{RescueCode: rescue, EquipmentCode: equipment, Address: "光明路 18 号", Building: "3 号楼 1 单元",
-			District: district, Lat: lat, Lon: elLon, Kind: liftrescue.KindTraction, Floors: 18, UserUnitID: user.ID, MaintenanceUnitID: maint.ID}
-		must(db.CreateElevator(w.ctx, e))
-		return e
-	}
-	w.lift = lift("123456", "31103704002018000001", "370402", elLat)
-	w.lift2 = lift("223344", "31103704032019000002", "370403", elLat+0.05)
-	w.lift3 = lift("323232", "31103704002020000003", "370402", elLat+0.02)
-	team := func(o *liftrescue.Organization, name string, onDuty bool) *liftrescue.Team {
-		t := &liftrescue.Team{OrganizationID: o.ID, Name: name, CertifiedStaff: 2, OnDuty: onDuty}
-		must(db.CreateTeam(w.ctx, t))
-		return t
-	}
-	onDuty, offDuty, maintTeam := team(vol, "一队", true), team(vol, "二队", false), team(maint, "维保一组", true)
-	w.index, err = geo.NewIndex(geo.IndexOptions{})
-	must(err)
-	// Nearest first: an off-duty team's van, a van whose tracker is silent, two good ones, and the
-	// maintenance company's own van far away.
-	for _, v := range []struct {
-		plate string
-		team  *liftrescue.Team
-		m     float64
-		age   time.Duration
-	}{{"鲁D00001", offDuty, 300, 0}, {"鲁D00002", onDuty, 600, 10 * time.Minute}, {"鲁D00003", onDuty, 1500, 0},
-		{"鲁D00004", onDuty, 4000, 0}, {"鲁D90001", maintTeam, 30000, 0}} {
-		vehicle := &liftrescue.Vehicle{TeamID: v.team.ID, Plate: v.plate, DeviceID: fmt.Sprintf("1390000%04d", len(w.vehicles)+1), OnDuty: true}
-		must(db.CreateVehicle(w.ctx, vehicle))
-		w.vehicles[v.plate] = vehicle
-		w.move(v.plate, east(v.m), elLat, v.age)
-	}
-	w.engine, err = dispatch.New(dispatch.Config{Store: db, Index: w.index, Policy: liftrescue.DefaultPolicy(), Now: w.clock.Now,
-		BaseURL: "http://centre.test", WatchEvery: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	must(err)
-	must(w.engine.Start(w.ctx))
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	w := &rescueWorld{World: dispatchtest.New(tb, dispatchtest.WithLogger(quiet))}
 	// Start loaded the units; its timer loop would fire a deadline on its own as soon as it next
 	// looks at the jumped clock, racing the test. Stopped, the engine moves only when the test calls
 	// RunDue or Watch.
-	w.engine.Close()
-	w.server = api.New(api.Config{Store: db, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Version: "test",
-		Index: w.index, Dispatch: w.engine, Now: w.clock.Now})
+	w.Engine.Close()
+	w.server = api.New(api.Config{Store: w.Store, Logger: quiet, Version: "test",
+		Index: w.Index, Dispatch: w.Engine, Now: w.Clock.Now})
 	return w
-}
-
-// tick moves the clock on; every tracker reports where its van stands (a silent one stays as
-// silent as it was).
-func (w *rescueWorld) tick(d time.Duration) {
-	w.clock.Add(d)
-	for plate, p := range w.parked {
-		w.move(plate, p.lon, p.lat, p.age)
-	}
-}
-
-// move places a van with a fix of the given age.
-func (w *rescueWorld) move(plate string, lon, lat float64, age time.Duration) {
-	w.parked[plate] = parking{lon, lat, age}
-	w.index.MoveVehicle(w.vehicles[plate].ID, liftrescue.Fix{Time: w.clock.Now().Add(-age), Lon: lon, Lat: lat,
-		SpeedKmh: liftrescue.Unknown, Heading: liftrescue.Unknown, AccuracyM: liftrescue.Unknown, AltitudeM: liftrescue.Unknown, Battery: liftrescue.Unknown})
 }
 
 // do sends a request with a body (as JSON unless a Content-Type is among the header pairs) and
@@ -235,41 +116,6 @@ func errorOf(t *testing.T, rec *httptest.ResponseRecorder) (string, map[string]a
 	return code, body.Error
 }
 
-var linkRE = regexp.MustCompile(`/r/([a-z2-7]+)`)
-
-// tokens returns the responder token sent for each assignment.
-func tokens(inc *liftrescue.Incident) map[int]string {
-	out := map[int]string{}
-	for _, n := range inc.Notifications {
-		if m := linkRE.FindStringSubmatch(n.Body); m != nil {
-			out[n.AssignmentID] = m[1]
-		}
-	}
-	return out
-}
-
-// units names each assignment's unit (its plate for a van) with its state.
-func units(inc *liftrescue.Incident) []string {
-	var out []string
-	for _, a := range inc.Assignments {
-		name := a.Unit.OrganizationName
-		if a.Unit.Plate != "" {
-			name = a.Unit.Plate
-		}
-		out = append(out, fmt.Sprintf("%d %s %s", a.Tier, name, a.State))
-	}
-	return out
-}
-
-// kinds lists the kinds of the incident's events.
-func kinds(inc *liftrescue.Incident) []string {
-	var out []string
-	for _, ev := range inc.Timeline {
-		out = append(out, ev.Kind)
-	}
-	return out
-}
-
 // lastEvent returns the incident's last event of the kind, or a zero event.
 func lastEvent(inc *liftrescue.Incident, kind string) liftrescue.IncidentEvent {
 	for i := len(inc.Timeline) - 1; i >= 0; i-- {
@@ -285,7 +131,7 @@ func TestIncidentScenarios(t *testing.T) {
 	a := w.open(t, `{"elevator":"123456","trapped":2,"caller_phone":"13912345678"}`)
 	incidents := "/api/v1/incidents"
 	actions := fmt.Sprintf("/api/v1/incidents/%d/actions", a.ID)
-	van := func(plate string) int64 { return w.vehicles[plate].ID }
+	van := func(plate string) int64 { return w.Vehicles[plate].ID }
 	tests := []struct {
 		name, method, path, body string
 		contentType, dispatcher  string
@@ -295,7 +141,7 @@ func TestIncidentScenarios(t *testing.T) {
 		contains                 []string // pieces of the body
 	}{
 		{name: "a second report by equipment code", method: "POST", path: incidents, body: `{"elevator":"31103704002018000001"}`, status: 409, code: "conflict", extra: "incident_id", contains: []string{fmt.Sprintf(`"incident_id":%d`, a.ID)}},
-		{name: "a second report by elevator id", method: "POST", path: incidents, body: fmt.Sprintf(`{"elevator_id":%d}`, w.lift.ID), status: 409, code: "conflict", extra: "incident_id"},
+		{name: "a second report by elevator id", method: "POST", path: incidents, body: fmt.Sprintf(`{"elevator_id":%d}`, w.Elevator.ID), status: 409, code: "conflict", extra: "incident_id"},
 		{name: "a code one digit off", method: "POST", path: incidents, body: `{"elevator":"123457","district":"370402"}`, status: 404, code: "not_found", extra: "near_matches", contains: []string{`"rescue_code":"123456"`}},
 		{name: "two digits swapped", method: "POST", path: incidents, body: `{"elevator":"124356"}`, status: 404, code: "not_found", extra: "near_matches", contains: []string{`"rescue_code":"123456"`}},
 		{name: "a code nothing is near", method: "POST", path: incidents, body: `{"elevator":"987654"}`, status: 404, code: "not_found", contains: []string{`"near_matches":[]`}},
@@ -313,12 +159,12 @@ func TestIncidentScenarios(t *testing.T) {
 		{name: "not JSON", method: "POST", path: incidents, body: `elevator=123456`, contentType: "application/x-www-form-urlencoded", status: 415, code: "unsupported_media_type"},
 		{name: "body too large", method: "POST", path: incidents, body: `{"elevator":"123456","note":"` + strings.Repeat("x", 2<<20) + `"}`, status: 413, code: "too_large"},
 		{name: "open by equipment code", method: "POST", path: incidents, body: `{"elevator":"31103704032019000002","trapped":1}`, status: 201, contains: []string{`"rescue_code":"223344"`, `"district":"370403"`}},
-		{name: "open by elevator id", method: "POST", path: incidents, body: fmt.Sprintf(`{"elevator_id":%d,"source":"manual"}`, w.lift3.ID), status: 201, contains: []string{`"rescue_code":"323232"`, `"source":"manual"`}},
+		{name: "open by elevator id", method: "POST", path: incidents, body: fmt.Sprintf(`{"elevator_id":%d,"source":"manual"}`, w.Elevator3.ID), status: 201, contains: []string{`"rescue_code":"323232"`, `"source":"manual"`}},
 
 		{name: "list", method: "GET", path: incidents, status: 200, contains: []string{`"total":3`}},
 		{name: "list by state", method: "GET", path: incidents + "?state=notified", status: 200, contains: []string{`"total":3`}},
 		{name: "list by district", method: "GET", path: incidents + "?district=370403", status: 200, contains: []string{`"total":1`, `"rescue_code":"223344"`}},
-		{name: "list by elevator", method: "GET", path: fmt.Sprintf("%s?elevator_id=%d", incidents, w.lift3.ID), status: 200, contains: []string{`"total":1`, `"rescue_code":"323232"`}},
+		{name: "list by elevator", method: "GET", path: fmt.Sprintf("%s?elevator_id=%d", incidents, w.Elevator3.ID), status: 200, contains: []string{`"total":1`, `"rescue_code":"323232"`}},
 		{name: "list the open ones", method: "GET", path: incidents + "?open=true", status: 200, contains: []string{`"total":3`}},
 		{name: "list the closed ones", method: "GET", path: incidents + "?state=closed", status: 200, contains: []string{`"total":0`}},
 		{name: "list by a state that is none", method: "GET", path: incidents + "?state=lost", status: 422, code: "invalid"},
@@ -431,17 +277,17 @@ func TestOpenIncidentAnswer(t *testing.T) {
 	if loc := rec.Header().Get("Location"); loc != fmt.Sprintf("/api/v1/incidents/%d", inc.ID) {
 		t.Errorf("Location = %q for incident %d", loc, inc.ID)
 	}
-	if inc.State != liftrescue.IncidentNotified || inc.Tier != 1 || inc.ElevatorID != w.lift.ID || inc.Trapped != 2 || inc.Source != liftrescue.SourceCall {
+	if inc.State != liftrescue.IncidentNotified || inc.Tier != 1 || inc.ElevatorID != w.Elevator.ID || inc.Trapped != 2 || inc.Source != liftrescue.SourceCall {
 		t.Errorf("incident = %s tier %d elevator %d trapped %d source %s", inc.State, inc.Tier, inc.ElevatorID, inc.Trapped, inc.Source)
 	}
-	if want := []string{"1 鲁南电梯维保 notified", "1 市中物业 notified"}; !slices.Equal(units(&inc), want) {
-		t.Errorf("assignments = %q, want %q", units(&inc), want)
+	if want := []string{"1 鲁南电梯维保 notified", "1 市中物业 notified"}; !slices.Equal(dispatchtest.TierUnits(&inc), want) {
+		t.Errorf("assignments = %q, want %q", dispatchtest.TierUnits(&inc), want)
 	}
-	if !inc.ArriveBy.Equal(w.clock.Now().Add(30*time.Minute)) || len(inc.Deadlines) != 2 {
+	if !inc.ArriveBy.Equal(w.Clock.Now().Add(30*time.Minute)) || len(inc.Deadlines) != 2 {
 		t.Errorf("arrive by %s with deadlines %+v, want 30 min from the report", inc.ArriveBy, inc.Deadlines)
 	}
-	if want := []string{"opened", "notified", "notified"}; !slices.Equal(kinds(&inc), want) {
-		t.Errorf("timeline = %q, want %q", kinds(&inc), want)
+	if want := []string{"opened", "notified", "notified"}; !slices.Equal(dispatchtest.Kinds(&inc), want) {
+		t.Errorf("timeline = %q, want %q", dispatchtest.Kinds(&inc), want)
 	}
 	if ev := inc.Timeline[0]; ev.Actor != (liftrescue.Actor{Kind: liftrescue.ActorDispatcher, Name: "张敏"}) || ev.Text != "老人被困" || ev.Hash == "" {
 		t.Errorf("opened event = %+v", ev)
@@ -456,7 +302,7 @@ func TestOpenIncidentAnswer(t *testing.T) {
 	if want := []string{"0632-3300002", "0632-3300001"}; !slices.Equal(phones, want) {
 		t.Errorf("notified %q, want %q", phones, want)
 	}
-	if tok := tokens(&inc); len(tok) != 2 || tok[1] == tok[2] {
+	if tok := dispatchtest.Tokens(&inc); len(tok) != 2 || tok[1] == tok[2] {
 		t.Errorf("responder links = %v, want one per unit", tok)
 	}
 	// What GET answers is what POST did.
@@ -501,7 +347,7 @@ func TestSimultaneousReportsOpenOne(t *testing.T) {
 func TestListIncidentsPages(t *testing.T) {
 	w := newRescueWorld(t)
 	var want []int64
-	for _, e := range []*liftrescue.Elevator{w.lift, w.lift2, w.lift3} {
+	for _, e := range []*liftrescue.Elevator{w.Elevator, w.Elevator2, w.Elevator3} {
 		want = slices.Insert(want, 0, w.open(t, fmt.Sprintf(`{"elevator_id":%d}`, e.ID)).ID) // newest first
 	}
 	var got []int64
@@ -573,26 +419,26 @@ func TestRescueOverHTTP(t *testing.T) {
 	w := newRescueWorld(t)
 	inc := w.open(t, `{"elevator":"123456","trapped":2,"caller_phone":"13912345678"}`)
 
-	w.tick(5*time.Minute + time.Second)
-	w.engine.RunDue(w.ctx)
+	w.Tick(5*time.Minute + time.Second)
+	w.Engine.RunDue(w.Ctx)
 	got := w.get(t, inc.ID)
-	if want := []string{"1 鲁南电梯维保 timed_out", "1 市中物业 timed_out", "2 鲁D00003 notified"}; got.Tier != 2 || !slices.Equal(units(got), want) {
-		t.Fatalf("after tier 1 was silent: tier %d, %q; want tier 2, %q", got.Tier, units(got), want)
+	if want := []string{"1 鲁南电梯维保 timed_out", "1 市中物业 timed_out", "2 鲁D00003 notified"}; got.Tier != 2 || !slices.Equal(dispatchtest.TierUnits(got), want) {
+		t.Fatalf("after tier 1 was silent: tier %d, %q; want tier 2, %q", got.Tier, dispatchtest.TierUnits(got), want)
 	}
-	if a := got.Assignment(3); !a.Auto || a.Unit.ETAS == nil || tokens(got)[3] == "" {
+	if a := got.Assignment(3); !a.Auto || a.Unit.ETAS == nil || dispatchtest.Tokens(got)[3] == "" {
 		t.Errorf("tier-2 assignment = %+v, want chosen by the system with an ETA and a link", a)
 	}
 
 	// The van drives to the elevator and its tracker says so: 60 m away is there.
-	w.move("鲁D00003", east(60), elLat, 0)
-	w.tick(2 * time.Minute)
-	w.engine.Watch(w.ctx)
+	w.Move("鲁D00003", dispatchtest.East(60), dispatchtest.Lat, 0)
+	w.Tick(2 * time.Minute)
+	w.Engine.Watch(w.Ctx)
 	got = w.get(t, inc.ID)
 	if a := got.Assignment(3); got.State != liftrescue.IncidentArrived || a.State != liftrescue.AssignmentArrived || a.ArrivedBy != "gps" || got.ArrivedAt == nil {
 		t.Fatalf("after the van reached the elevator: %s, assignment %s by %q", got.State, a.State, a.ArrivedBy)
 	}
 
-	w.tick(8 * time.Minute)
+	w.Tick(8 * time.Minute)
 	got = w.act(t, inc.ID, `{"action":"released","released":2}`)
 	if got.State != liftrescue.IncidentReleased || got.RescuedBy != 3 || got.ReleasedCount != 2 {
 		t.Errorf("after release: %s, rescued by %d, %d released", got.State, got.RescuedBy, got.ReleasedCount)
@@ -603,8 +449,8 @@ func TestRescueOverHTTP(t *testing.T) {
 		t.Errorf("after close: %s, cause %s", got.State, got.Cause)
 	}
 	if want := []string{"opened", "notified", "notified", "deadline_missed", "timed_out", "timed_out", "escalated", "notified",
-		"accepted", "arrived", "released", "stood_down", "stood_down", "callback_done", "closed"}; !slices.Equal(kinds(got), want) {
-		t.Errorf("timeline = %q\nwant %q", kinds(got), want)
+		"accepted", "arrived", "released", "stood_down", "stood_down", "callback_done", "closed"}; !slices.Equal(dispatchtest.Kinds(got), want) {
+		t.Errorf("timeline = %q\nwant %q", dispatchtest.Kinds(got), want)
 	}
 	if ev := lastEvent(got, "arrived"); ev.Actor != (liftrescue.Actor{Kind: liftrescue.ActorSystem, Name: "gps"}) {
 		t.Errorf("the arrival was recorded by %+v, want the system's gps", ev.Actor)
@@ -618,7 +464,7 @@ func TestRescueOverHTTP(t *testing.T) {
 	if standDowns != 2 {
 		t.Errorf("%d stand-down messages, want one to each tier-1 unit that timed out", standDowns)
 	}
-	r, err := liftrescue.VerifyChain(w.ctx, w.store)
+	r, err := liftrescue.VerifyChain(w.Ctx, w.Store)
 	if err != nil || r.Broken != nil || r.Events != int64(len(got.Timeline)) {
 		t.Errorf("chain = %+v, %v; want whole with %d events", r, err, len(got.Timeline))
 	}
@@ -629,8 +475,8 @@ func TestRescueOverHTTP(t *testing.T) {
 func TestTier2DeclinesReachTheFireStation(t *testing.T) {
 	w := newRescueWorld(t)
 	inc := w.open(t, `{"elevator":"123456","trapped":1}`)
-	w.tick(5*time.Minute + time.Second)
-	w.engine.RunDue(w.ctx)
+	w.Tick(5*time.Minute + time.Second)
+	w.Engine.RunDue(w.Ctx)
 	for i, c := range []struct {
 		assignment int
 		reason     string
@@ -638,14 +484,14 @@ func TestTier2DeclinesReachTheFireStation(t *testing.T) {
 	}{
 		{3, "人员不足", []string{"2 鲁D00003 declined", "3 市中消防救援站 notified"}},
 	} {
-		tok := tokens(w.get(t, inc.ID))[c.assignment]
+		tok := dispatchtest.Tokens(w.get(t, inc.ID))[c.assignment]
 		var v liftrescue.ResponderView
 		w.call(t, http.StatusOK, &v, "POST", "/r/"+tok, fmt.Sprintf(`{"action":"decline","reason":%q}`, c.reason))
 		if v.Assignment.ID != c.assignment || v.Assignment.State != liftrescue.AssignmentDeclined || v.Assignment.Reason != c.reason {
 			t.Errorf("decline %d answered %+v", i, v.Assignment)
 		}
 		got := w.get(t, inc.ID)
-		if all := units(got); !slices.Equal(all[len(all)-2:], c.want) {
+		if all := dispatchtest.TierUnits(got); !slices.Equal(all[len(all)-2:], c.want) {
 			t.Fatalf("after decline %d: %q, want it to end with %q", i, all, c.want)
 		}
 		if rec := w.do("POST", "/r/"+tok, `{"action":"accept"}`); rec.Code != http.StatusGone {
@@ -654,12 +500,12 @@ func TestTier2DeclinesReachTheFireStation(t *testing.T) {
 	}
 	got := w.get(t, inc.ID)
 	fire := got.Assignment(4)
-	if got.Tier != 3 || fire.Unit.OrganizationID != w.fire.ID || !fire.Auto {
+	if got.Tier != 3 || fire.Unit.OrganizationID != w.Fire.ID || !fire.Auto {
 		t.Fatalf("tier %d, assignment 4 = %+v; want the fire station at tier 3", got.Tier, fire)
 	}
 	var told bool
 	for _, n := range got.Notifications {
-		told = told || n.AssignmentID == 4 && n.Recipient == "0632-3300119" && linkRE.MatchString(n.Body)
+		told = told || n.AssignmentID == 4 && n.Recipient == "0632-3300119" && dispatchtest.LinkRE.MatchString(n.Body)
 	}
 	if !told {
 		t.Errorf("the fire station's duty phone got no message with a link: %+v", got.Notifications)
@@ -672,7 +518,7 @@ func TestTier2DeclinesReachTheFireStation(t *testing.T) {
 func TestResponderPage(t *testing.T) {
 	w := newRescueWorld(t)
 	inc := w.open(t, `{"elevator":"123456","trapped":2}`)
-	tok := tokens(inc)
+	tok := dispatchtest.Tokens(inc)
 	maint, user := "/r/"+tok[1], "/r/"+tok[2]
 	const html, form, jsonType = "text/html", "application/x-www-form-urlencoded", "application/json"
 	for _, c := range []struct {
@@ -735,7 +581,7 @@ func TestResponderPage(t *testing.T) {
 	}
 
 	// A day later the link of the unit that accepted has expired.
-	w.tick(time.Duration(w.engine.Policy().ResponderLinkTTL) + time.Second)
+	w.Tick(time.Duration(w.Engine.Policy().ResponderLinkTTL) + time.Second)
 	for _, accept := range []string{html, jsonType} {
 		rec := w.do("GET", maint, "", "Accept", accept)
 		if rec.Code != http.StatusGone || !strings.Contains(rec.Body.String(), "expired") {

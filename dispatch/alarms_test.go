@@ -5,14 +5,15 @@ import (
 	"time"
 
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/dispatch/dispatchtest"
 )
 
 func (w *world) alarm(t *testing.T, code string, state *liftrescue.RunningState) liftrescue.AlarmResult {
 	t.Helper()
-	a := liftrescue.Alarm{EquipmentCode: w.elevator.EquipmentCode, Namespace: "liftrescue", Code: code, Time: w.clock.Now(), State: state}
-	must(t, a.Normalize(w.clock.Now(), time.Minute, time.Hour))
-	res, err := w.engine.RaiseAlarm(w.ctx, a, "test-platform")
-	must(t, err)
+	a := liftrescue.Alarm{EquipmentCode: w.Elevator.EquipmentCode, Namespace: "liftrescue", Code: code, Time: w.Clock.Now(), State: state}
+	dispatchtest.Must(t, a.Normalize(w.Clock.Now(), time.Minute, time.Hour))
+	res, err := w.Engine.RaiseAlarm(w.Ctx, a, "test-platform")
+	dispatchtest.Must(t, err)
 	return res
 }
 
@@ -33,13 +34,13 @@ func TestTrappedAlarmOpensOneIncident(t *testing.T) {
 	if inc.Source != liftrescue.SourceIoT || inc.State != liftrescue.IncidentNotified || len(inc.Assignments) != 2 {
 		t.Errorf("incident: source %s, state %s, %d units; want iot, notified, tier 1 told", inc.Source, inc.State, len(inc.Assignments))
 	}
-	page, err := w.store.ListIncidents(w.ctx, liftrescue.IncidentFilter{ElevatorID: w.elevator.ID})
-	must(t, err)
+	page, err := w.Store.ListIncidents(w.Ctx, liftrescue.IncidentFilter{ElevatorID: w.Elevator.ID})
+	dispatchtest.Must(t, err)
 	if page.Total != 1 {
 		t.Errorf("%d incidents on the elevator, want 1", page.Total)
 	}
-	w.tick(time.Minute)
-	w.engine.Watch(w.ctx)
+	w.Tick(time.Minute)
+	w.Engine.Watch(w.Ctx)
 	inc = w.find(t, first.IncidentID)
 	alarms := 0
 	for _, ev := range inc.Timeline {
@@ -55,11 +56,11 @@ func TestTrappedAlarmOpensOneIncident(t *testing.T) {
 // A report of an elevator nobody registered is kept for the admin, not dropped.
 func TestUnknownElevatorIsQuarantined(t *testing.T) {
 	w := newWorld(t, liftrescue.DefaultPolicy())
-	a := liftrescue.Alarm{EquipmentCode: "31103704002099999999", Namespace: "gbt24476", Code: "4", Time: w.clock.Now()}
-	must(t, a.Normalize(w.clock.Now(), time.Minute, time.Hour))
-	res, err := w.engine.RaiseAlarm(w.ctx, a, "platform-7")
-	must(t, err)
-	q := w.engine.Quarantine()
+	a := liftrescue.Alarm{EquipmentCode: "31103704002099999999", Namespace: "gbt24476", Code: "4", Time: w.Clock.Now()}
+	dispatchtest.Must(t, a.Normalize(w.Clock.Now(), time.Minute, time.Hour))
+	res, err := w.Engine.RaiseAlarm(w.Ctx, a, "platform-7")
+	dispatchtest.Must(t, err)
+	q := w.Engine.Quarantine()
 	if res.Outcome != liftrescue.AlarmQuarantined || len(q) != 1 || q[0].Sender != "platform-7" || q[0].EquipmentCode != a.EquipmentCode {
 		t.Errorf("result %+v, quarantine %+v", res, q)
 	}
@@ -69,12 +70,12 @@ func TestUnknownElevatorIsQuarantined(t *testing.T) {
 func TestRunningStateAfterArrivalIsReleaseEvidence(t *testing.T) {
 	w := newWorld(t, liftrescue.DefaultPolicy())
 	id := w.alarm(t, string(liftrescue.AlarmTrapped), nil).IncidentID
-	_, err := w.engine.Act(w.ctx, id, liftrescue.Input{Action: liftrescue.ActionArrived, AssignmentID: 1, Actor: dispatcher})
-	must(t, err)
+	_, err := w.Engine.Act(w.Ctx, id, liftrescue.Input{Action: liftrescue.ActionArrived, AssignmentID: 1, Actor: dispatcher})
+	dispatchtest.Must(t, err)
 	yes, no := true, false
 	res := w.alarm(t, "", &liftrescue.RunningState{DoorZone: &yes, DoorsLocked: &no, Running: &no})
 	inc := w.find(t, id)
-	if res.Outcome != liftrescue.AlarmAttached || !inc.ReleaseSeen || kinds(inc)[len(inc.Timeline)-1] != "release_evidence" {
-		t.Errorf("result %+v, release seen %v, timeline %q", res, inc.ReleaseSeen, kinds(inc))
+	if res.Outcome != liftrescue.AlarmAttached || !inc.ReleaseSeen || dispatchtest.Kinds(inc)[len(inc.Timeline)-1] != "release_evidence" {
+		t.Errorf("result %+v, release seen %v, timeline %q", res, inc.ReleaseSeen, dispatchtest.Kinds(inc))
 	}
 }
