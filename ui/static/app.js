@@ -166,6 +166,7 @@ function initMap() {
   // draw paths added to a map without one.
   map = L.map("map", { zoomSnap: 0.25, worldCopyJump: true }).setView([35, 105], 4);
   map.createPane("districtLabels").style.zIndex = 450; // above the outlines, under the markers
+  map.createPane("incidents").style.zIndex = 650; // trapped passengers above the vans around them
   L.control.scale({ imperial: false }).addTo(map);
 
   const districtLayer = L.geoJSON(null, {
@@ -457,13 +458,13 @@ function putIncident(inc) {
   if (!map || !Number.isFinite(lat) || !Number.isFinite(lon)) return;
   const code = inc.rescue_code ?? inc.elevator?.rescue_code ?? "";
   const label = () => `${t("incident")} #${inc.id} · ${code} · ${t("tier")(inc.tier)} · ${t("incidentState")[inc.state] ?? inc.state}`;
-  const style = { radius: 11, weight: 4, color: TIER_COLOUR[inc.tier] ?? "#c5221f", fillColor: "#fff", fillOpacity: 0.6 };
+  const style = { radius: 14, weight: 5, color: TIER_COLOUR[inc.tier] ?? "#c5221f", fillColor: "#fff", fillOpacity: 0.35 };
   if (old) {
     old.setStyle(style);
     old.setTooltipContent(label());
     return;
   }
-  incidents.set(inc.id, L.circleMarker([lat, lon], { ...style, className: "incident-ring" }).bindTooltip(label, { direction: "top" }).addTo(map));
+  incidents.set(inc.id, L.circleMarker([lat, lon], { ...style, pane: "incidents", className: "incident-ring" }).bindTooltip(label, { direction: "top" }).addTo(map));
 }
 
 // elevatorOnMap marks the elevator that a lookup found and takes the map to it; null clears it.
