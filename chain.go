@@ -21,8 +21,9 @@ type ChainReport struct {
 }
 
 // VerifyChain walks every incident event in order and checks that each names the hash of the one
-// before it, that its own hash is right, and that no event is missing from the sequence. It stops
-// at the first broken link: every event after it is suspect.
+// before it, that its own hash is right, that no event is missing from the sequence, and that the
+// last is the one the chain's head names. It stops at the first broken link: every event after it
+// is suspect.
 func VerifyChain(ctx context.Context, s IncidentService) (*ChainReport, error) {
 	r := &ChainReport{}
 	var prevSeq int64
@@ -46,7 +47,18 @@ func VerifyChain(ctx context.Context, s IncidentService) (*ChainReport, error) {
 		return nil
 	})
 	if err == stop {
-		err = nil
+		return r, nil
 	}
-	return r, err
+	if err != nil {
+		return r, err
+	}
+	// The walk cannot see events cut from the end: the head, kept apart, names the last one.
+	seq, hash, err := s.ChainHead(ctx)
+	if err != nil {
+		return r, err
+	}
+	if seq != prevSeq || hash != r.Head {
+		r.Broken = &BrokenLink{Seq: seq, Reason: fmt.Sprintf("the chain's head names event %d (%.12s…) but the last event is %d (%.12s…): events were removed from its end, or the head was changed", seq, hash, prevSeq, r.Head)}
+	}
+	return r, nil
 }

@@ -454,7 +454,10 @@ type IncidentService interface {
 	OpenIncidents(ctx context.Context) ([]*Incident, error)
 	// EachIncidentEvent calls fn with every event of the chain in Seq order, streaming, until fn
 	// returns an error, which it returns.
+	// ChainHead returns the seq and hash of the last event appended ("" and 0 before the first), as
+	// kept apart from the events: a walk of the chain cannot see events cut from its end without it.
 	EachIncidentEvent(ctx context.Context, fn func(*IncidentEvent) error) error
+	ChainHead(ctx context.Context) (seq int64, hash string, err error)
 	// DueNotifications returns up to limit pending notifications whose NextAttemptAt is at or
 	// before now, oldest first, leaving out the ids in skip (those being delivered now).
 	DueNotifications(ctx context.Context, now time.Time, limit int, skip []int64) ([]*Notification, error)

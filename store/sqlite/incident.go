@@ -159,6 +159,11 @@ func (db *DB) FindIncidentByToken(ctx context.Context, hash string) (*liftrescue
 	return inc, err
 }
 
+func (db *DB) ChainHead(ctx context.Context) (seq int64, hash string, err error) {
+	err = db.db.QueryRowContext(ctx, sqlq.ChainHead).Scan(&seq, &hash)
+	return seq, hash, translate(err)
+}
+
 func (db *DB) OpenIncidents(ctx context.Context) ([]*liftrescue.Incident, error) {
 	return all(ctx, db.db, scanIncident, sqlq.OpenIncidents)
 }

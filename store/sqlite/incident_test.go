@@ -69,7 +69,8 @@ func TestVerifyChainFindsTampering(t *testing.T) {
 		{[]string{`DROP TRIGGER incident_events_no_update`, `UPDATE incident_events SET text = 'nobody was trapped' WHERE seq = 3`}, 3, "does not match its hash"},
 		{[]string{`UPDATE incident_events SET text = 'passengers trapped' WHERE seq = 3`, `UPDATE incident_events SET prev_hash = hash WHERE seq = 4`}, 4, "names"},
 		{[]string{`UPDATE incident_events SET prev_hash = (SELECT hash FROM incident_events WHERE seq = 3) WHERE seq = 4`,
-			`DROP TRIGGER incident_events_no_delete`, `DELETE FROM incident_events WHERE seq = 2`}, 3, "missing"},
+			`DROP TRIGGER incident_events_no_delete`, `DELETE FROM incident_events WHERE seq = 4`}, 4, "removed from its end"},
+		{[]string{`DELETE FROM incident_events WHERE seq = 2`}, 3, "missing"},
 	} {
 		for _, s := range tc.statements {
 			_, err := raw.ExecContext(ctx, s)

@@ -225,6 +225,12 @@ func testIncidentChain(t *testing.T, f *fixture) {
 	if string(stored[1].Data) != data || stored[0].Data != nil {
 		t.Fatalf("event data %q and %q, want %q byte for byte and none", stored[1].Data, stored[0].Data, data)
 	}
+	if seq, hash, err := f.s.ChainHead(f.ctx); err != nil || seq != 4 || hash != written[3].Hash {
+		t.Fatalf("ChainHead = %d, %q, %v; want the last event's seq 4 and hash %q", seq, hash, err, written[3].Hash)
+	}
+	if r, err := liftrescue.VerifyChain(f.ctx, f.s); err != nil || r.Broken != nil || r.Events != 4 {
+		t.Fatalf("VerifyChain = %+v, %v; want 4 events whole", r, err)
+	}
 	got, err := f.s.FindIncident(f.ctx, a.Incident.ID)
 	MustOK(t, err)
 	if len(got.Timeline) != 3 || got.Timeline[0].Seq != 1 || got.Timeline[1].Seq != 2 || got.Timeline[2].Seq != 4 {
