@@ -86,9 +86,13 @@ func (e *Engine) text(inc *liftrescue.Incident, a *liftrescue.Assignment, kind, 
 		// The token is not kept, only its hash: the reminder points at the first message.
 		return fmt.Sprintf("【电梯应急救援】提醒：救援码%s（%s）%s，请立即用先前短信中的链接确认。", inc.Elevator.RescueCode, place, trapped)
 	}
+	// The unit's own arrival deadline when it has one (tier 2, counted from its dispatch, with the
+	// district's limit), else the incident's.
 	by := inc.ArriveBy
-	if a.Tier == 2 {
-		by = a.NotifiedAt.Add(time.Duration(e.cfg.Policy.ArriveTimeout))
+	for _, d := range inc.Deadlines {
+		if d.Kind == liftrescue.DeadlineArrive && d.AssignmentID == a.ID {
+			by = d.Due
+		}
 	}
 	loc := e.location()
 	return fmt.Sprintf("【电梯应急救援】%s%s，救援码%s，请%s前到达（第%d级响应）。接受/拒绝/到达请点：%s",
