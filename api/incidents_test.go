@@ -31,11 +31,7 @@ type rescueWorld struct {
 func newRescueWorld(tb testing.TB) *rescueWorld {
 	tb.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	w := &rescueWorld{World: dispatchtest.New(tb, dispatchtest.WithLogger(quiet))}
-	// Start loaded the units; its timer loop would fire a deadline on its own as soon as it next
-	// looks at the jumped clock, racing the test. Stopped, the engine moves only when the test calls
-	// RunDue or Watch.
-	w.Engine.Close()
+	w := &rescueWorld{World: dispatchtest.New(tb, dispatchtest.WithLogger(quiet))} // its engine's loops stopped
 	w.server = api.New(api.Config{Store: w.Store, Logger: quiet, Version: "test",
 		Index: w.Index, Dispatch: w.Engine, Now: w.Clock.Now})
 	return w
