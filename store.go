@@ -22,6 +22,7 @@ type Store interface {
 	VehicleService
 	PositionService
 	IncidentService
+	AccountService
 
 	// Ready returns nil when the database answers and its schema is at the version this binary
 	// expects; else EUNAVAILABLE.

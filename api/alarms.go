@@ -29,7 +29,7 @@ func (s *Server) postAlarms(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sender := c.RealIP()
+	sender := principalOf(c).Name + "@" + c.RealIP() // which platform, from where
 	reply := alarmsReply{Results: []liftrescue.AlarmResult{}, Rejected: batch.Rejected}
 	if reply.Rejected == nil {
 		reply.Rejected = []liftrescue.Detail{}

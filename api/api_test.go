@@ -15,6 +15,7 @@ import (
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/api"
+	"github.com/liftrescue/liftrescue/auth"
 	"github.com/liftrescue/liftrescue/geo"
 	"github.com/liftrescue/liftrescue/gps"
 	"github.com/liftrescue/liftrescue/live"
@@ -35,6 +36,8 @@ type fixture struct {
 	vol    *liftrescue.Organization
 	team   *liftrescue.Team
 	lift   *liftrescue.Elevator
+	auth   *auth.Service
+	key    string // an admin API key, sent by do
 }
 
 // newFixture builds the fixture; options change the ingest pipeline's configuration.
@@ -81,8 +84,9 @@ func newFixture(t *testing.T, options ...func(*gps.PipelineConfig)) *fixture {
 	f.ingest, err2 = gps.NewPipeline(ctx, pc)
 	must(err2)
 	t.Cleanup(func() { f.ingest.Close(ctx) })
+	f.auth, f.key = testAuth(t, db)
 	f.server = api.New(api.Config{Store: &live.Store{Store: db, Index: f.index, Ingest: f.ingest, Logger: logger}, Logger: logger,
-		Version: "test", UI: ui.Handler(), Index: f.index, Ingest: f.ingest, Now: clock, IngestKey: testIngestKey})
+		Version: "test", UI: ui.Handler(), Index: f.index, Ingest: f.ingest, Now: clock, IngestKey: testIngestKey, Auth: f.auth, Limits: testLimits})
 	return f
 }
 
@@ -92,6 +96,7 @@ func (f *fixture) do(method, path, contentType string, body io.Reader) *httptest
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("Authorization", "Bearer "+f.key)
 	rec := httptest.NewRecorder()
 	f.server.ServeHTTP(rec, req)
 	return rec

@@ -31,12 +31,14 @@ var statusOf = map[string]int{
 	liftrescue.EINTERNAL:     http.StatusInternalServerError,
 	codeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	codeUnsupportedMedia:     http.StatusUnsupportedMediaType,
+	codeRateLimited:          http.StatusTooManyRequests,
 }
 
 // Codes that only HTTP has.
 const (
 	codeMethodNotAllowed = "method_not_allowed"
 	codeUnsupportedMedia = "unsupported_media_type"
+	codeRateLimited      = "rate_limited" // with Retry-After and retry_after
 )
 
 // ErrorBody is the JSON of every error answer.

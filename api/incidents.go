@@ -39,7 +39,14 @@ func (s *Server) openIncident(c echo.Context) error {
 	if err := decodeJSON(c, &body); err != nil {
 		return err
 	}
-	inc, err := s.cfg.Dispatch.Open(c.Request().Context(), body.NewIncident, body.District, dispatcherOf(c))
+	if err := s.checkOpenDistrict(c, body.NewIncident); err != nil {
+		return err
+	}
+	p := principalOf(c)
+	if body.District == "" {
+		body.District = p.District // near matches in their own district first
+	}
+	inc, err := s.cfg.Dispatch.Open(c.Request().Context(), body.NewIncident, body.District, p.Actor())
 	if err != nil {
 		return err
 	}
@@ -57,6 +64,9 @@ func (s *Server) listIncidents(c echo.Context) error {
 		return err
 	}
 	f := liftrescue.IncidentFilter{State: liftrescue.IncidentState(c.QueryParam("state")), District: c.QueryParam("district"), Paging: p}
+	if err := scopeDistrict(c, &f.District); err != nil {
+		return err
+	}
 	if f.Open, err = queryBool(c, "open"); err != nil {
 		return err
 	}
@@ -74,30 +84,67 @@ func (s *Server) listIncidents(c echo.Context) error {
 }
 
 func (s *Server) getIncident(c echo.Context) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	inc, err := s.store.FindIncident(c.Request().Context(), id)
+	inc, err := s.incidentByPath(c)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, publicIncident(inc))
 }
 
-func (s *Server) incidentCandidates(c echo.Context) error {
+// incidentByPath finds the incident the :id path parameter names, if the principal covers its
+// district.
+func (s *Server) incidentByPath(c echo.Context) (*liftrescue.Incident, error) {
 	id, err := pathID(c)
+	if err != nil {
+		return nil, err
+	}
+	inc, err := s.store.FindIncident(c.Request().Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDistrict(c, "incident", inc.District); err != nil {
+		return nil, err
+	}
+	return inc, nil
+}
+
+// checkOpenDistrict refuses a district's dispatcher an incident on an elevator of another district.
+// An unknown code passes, for Open to answer with near matches.
+func (s *Server) checkOpenDistrict(c echo.Context, n liftrescue.NewIncident) error {
+	if p := principalOf(c); p.District == "" {
+		return nil
+	}
+	ctx := c.Request().Context()
+	var e *liftrescue.Elevator
+	var err error
+	switch code := strings.TrimSpace(n.Elevator); {
+	case n.ElevatorID > 0:
+		e, err = s.store.FindElevator(ctx, n.ElevatorID)
+	case liftrescue.IsRescueCode(code) || liftrescue.IsEquipmentCode(code):
+		e, err = s.store.FindElevatorByCode(ctx, code)
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	return checkDistrict(c, "elevator", e.District)
+}
+
+func (s *Server) incidentCandidates(c echo.Context) error {
+	inc, err := s.incidentByPath(c)
 	if err != nil {
 		return err
 	}
-	return respond(c)(s.cfg.Dispatch.Candidates(c.Request().Context(), id))
+	return respond(c)(s.cfg.Dispatch.Candidates(c.Request().Context(), inc.ID))
 }
 
 func (s *Server) incidentAction(c echo.Context) error {
-	id, err := pathID(c)
+	inc, err := s.incidentByPath(c)
 	if err != nil {
 		return err
 	}
+	id := inc.ID
 	var in liftrescue.Input
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -112,8 +159,9 @@ func (s *Server) incidentAction(c echo.Context) error {
 		// incident's state rather than a 409 on an incident that has ended.
 		return liftrescue.Invalid("action", "must be one of "+strings.Join(actionNames(dispatcherActions), ", "))
 	}
-	in.Actor = dispatcherOf(c)
-	inc, err := s.cfg.Dispatch.Act(c.Request().Context(), id, in)
+	in.Actor = principalOf(c).Actor()
+	auditDetail(c, "%s", in.Action)
+	inc, err = s.cfg.Dispatch.Act(c.Request().Context(), id, in)
 	if err != nil {
 		return err
 	}
@@ -135,16 +183,6 @@ func actionNames(actions []liftrescue.Action) []string {
 
 func (s *Server) dispatchPolicy(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.cfg.Dispatch.Policy())
-}
-
-// dispatcherOf names the dispatcher acting. Until accounts exist it is the X-Dispatcher header,
-// else "dispatcher".
-func dispatcherOf(c echo.Context) liftrescue.Actor {
-	name := c.Request().Header.Get("X-Dispatcher")
-	if name == "" || !cleanText(name) || len(name) > 64 {
-		name = "dispatcher"
-	}
-	return liftrescue.Actor{Kind: liftrescue.ActorDispatcher, Name: name}
 }
 
 // publicIncident leaves out what only the server needs: the hashes of responder links.

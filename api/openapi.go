@@ -21,12 +21,15 @@ func (s *Server) openAPI(c echo.Context) error {
 
 var pathParam = regexp.MustCompile(`:([a-z_]+)`)
 
+// openAPIPath writes an echo path as OpenAPI does: /api/v1/incidents/{id}.
+func openAPIPath(path string) string { return pathParam.ReplaceAllString(path, "{$1}") }
+
 // OpenAPI returns the document as a JSON-ready value.
 func (s *Server) OpenAPI() map[string]any {
 	sg := schemaGen{components: map[string]any{}}
 	paths := map[string]map[string]any{}
 	for _, r := range s.routes {
-		p := pathParam.ReplaceAllString(r.path, "{$1}")
+		p := openAPIPath(r.path)
 		if paths[p] == nil {
 			paths[p] = map[string]any{}
 		}
@@ -48,6 +51,14 @@ func (s *Server) OpenAPI() map[string]any {
 		}
 		if params != nil {
 			op["parameters"] = params
+		}
+		// The document's security (a session or an API key) applies unless the route is public.
+		switch r.perm {
+		case permPublic:
+			op["security"] = []any{}
+		case permSignedIn:
+		default:
+			op["x-permission"] = r.perm
 		}
 		switch {
 		case r.bodyType != "":
@@ -75,8 +86,13 @@ func (s *Server) OpenAPI() map[string]any {
 			"version":     s.cfg.Version,
 			"description": "Elevator emergency rescue dispatch. Errors are {\"error\":{\"code\",\"message\",\"details\"}}; lists are {\"items\",\"total\",\"next_cursor\"}.",
 		},
-		"paths":      paths,
-		"components": map[string]any{"schemas": sg.components},
+		"paths":    paths,
+		"security": []any{map[string]any{"session": []string{}}, map[string]any{"apiKey": []string{}}},
+		"components": map[string]any{"schemas": sg.components, "securitySchemes": map[string]any{
+			"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie,
+				"description": "A person's session from POST /api/v1/session; writes also need the X-CSRF-Token header"},
+			"apiKey": map[string]any{"type": "http", "scheme": "bearer", "description": "An API key (lrk_…) with the route's permission (x-permission) among its scopes"},
+		}},
 	}
 }
 

@@ -80,11 +80,21 @@ func (s *Server) elevatorByPath(c echo.Context) (*liftrescue.Elevator, error) {
 		return nil, liftrescue.Invalid("code", fmt.Sprintf("%q is neither a rescue code (%d to %d digits) nor a 20-digit equipment code",
 			shorten(code), liftrescue.RescueCodeMinLen, liftrescue.RescueCodeMaxLen))
 	}
-	return s.store.FindElevatorByCode(c.Request().Context(), code)
+	e, err := s.store.FindElevatorByCode(c.Request().Context(), code)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkDistrict(c, "elevator", e.District); err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 func (s *Server) listElevators(c echo.Context) error {
 	f := liftrescue.ElevatorFilter{District: c.QueryParam("district"), Q: c.QueryParam("q")}
+	if err := scopeDistrict(c, &f.District); err != nil {
+		return err
+	}
 	var err error
 	if b := c.QueryParam("bbox"); b != "" {
 		if f.BBox, err = liftrescue.ParseBBox(b); err != nil {

@@ -169,6 +169,16 @@ func (s *Server) withDispatch(h echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// withLive answers 503 on the live routes of a server without the ingest (tests of other parts).
+func (s *Server) withLive(h echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.cfg.Ingest == nil {
+			return liftrescue.Errorf(liftrescue.EUNAVAILABLE, "the live vehicle feed is not running on this server")
+		}
+		return h(c)
+	}
+}
+
 func (s *Server) location() *time.Location {
 	if s.cfg.Location != nil {
 		return s.cfg.Location

@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/liftrescue/liftrescue"
+	"github.com/liftrescue/liftrescue/auth"
 	"github.com/liftrescue/liftrescue/geo"
 	"github.com/liftrescue/liftrescue/gps"
 )
@@ -46,6 +47,18 @@ type Config struct {
 	Dispatch Dispatcher
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+
+	// Auth checks credentials: sessions of people, API keys. Every route but the public ones
+	// needs one.
+	Auth *auth.Service
+	// Limits are the request rates per caller; zero fields take the defaults.
+	Limits Limits
+	// SecureCookies marks the session cookie Secure even on plain HTTP (TLS ends at a proxy that
+	// does not say so).
+	SecureCookies bool
+	// BehindProxy trusts X-Forwarded-For and X-Forwarded-Proto from private and loopback
+	// addresses: the client's address is then the proxy's word. Off, it is the connection's.
+	BehindProxy bool
 }
 
 // EventStream serves the live event stream on one request: it returns an error, before writing
@@ -63,6 +76,7 @@ type Server struct {
 	routes []route
 	// patterns match the paths of routes, index for index.
 	patterns []*regexp.Regexp
+	limits   *limiters
 }
 
 // Default body limits: registry records are small; CSV registries of a city are not.
@@ -81,9 +95,19 @@ func New(cfg Config) *Server {
 		cfg.Liveness.Validate()
 		cfg.Logger.Warn("vehicle liveness thresholds refused; the defaults apply", "err", err)
 	}
+	if cfg.Auth == nil {
+		panic("api.New: Config.Auth is required")
+	}
 	s := &Server{store: cfg.Store, logger: cfg.Logger, cfg: cfg}
+	s.limits = newLimiters(cfg.Limits, time.Now) // rates are of the wall clock, whatever the business clock
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// Without a proxy in front, X-Forwarded-For is whatever a client wants it to be: it must not
+	// choose the address that rate limits and the audit log go by.
+	e.IPExtractor = echo.ExtractIPDirect()
+	if cfg.BehindProxy {
+		e.IPExtractor = echo.ExtractIPFromXFFHeader()
+	}
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(requestID)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -95,11 +119,14 @@ func New(cfg Config) *Server {
 	e.Use(s.accessLog, checkParams)
 	s.routes = s.routeTable()
 	for _, r := range s.routes {
+		if r.perm == "" {
+			panic("api.New: route " + r.method + " " + r.path + " says nothing of who may use it")
+		}
 		s.patterns = append(s.patterns, routePattern(r.path))
-		e.Add(r.method, r.path, r.handler, s.bodyLimit(r))
+		e.Add(r.method, r.path, r.handler, s.bodyLimit(r), s.authorize(r))
 		if r.method == http.MethodGet {
 			// Load balancers and monitors probe with HEAD; net/http drops the body.
-			e.Add(http.MethodHead, r.path, r.handler, s.bodyLimit(r))
+			e.Add(http.MethodHead, r.path, r.handler, s.bodyLimit(r), s.authorize(r))
 		}
 	}
 	// An unknown API path is a JSON 404 (or 405 for a known path) whatever the method, never the

@@ -19,9 +19,10 @@ import (
 type apiClient struct {
 	base string // http://host:port, without a trailing slash
 	hc   *http.Client
+	key  string // an API key sent as Authorization: Bearer, unless a request carries its own
 }
 
-func newAPIClient(base string, conns int) *apiClient {
+func newAPIClient(base string, conns int, key string) *apiClient {
 	tr := &http.Transport{
 		Proxy:               nil,
 		MaxIdleConns:        conns,
@@ -29,7 +30,7 @@ func newAPIClient(base string, conns int) *apiClient {
 		IdleConnTimeout:     30 * time.Second,
 		DisableCompression:  true,
 	}
-	return &apiClient{base: strings.TrimRight(base, "/"), hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
+	return &apiClient{base: strings.TrimRight(base, "/"), hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, key: key}
 }
 
 func (c *apiClient) close() { c.hc.CloseIdleConnections() }
@@ -55,7 +56,7 @@ func (e *APIError) Error() string {
 type Client struct{ c *apiClient }
 
 // NewClient returns a client of the server at base (http://host:port).
-func NewClient(base string) *Client { return &Client{newAPIClient(base, 4)} }
+func NewClient(base string) *Client { return &Client{newAPIClient(base, 4, "")} }
 
 // Do sends in as JSON (none when nil) with the extra header, and decodes a 2xx answer into out
 // (when not nil); any other answer is an *APIError.
@@ -88,6 +89,9 @@ func (c *apiClient) doWith(ctx context.Context, method, path string, header http
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
@@ -207,8 +211,8 @@ type Counters struct {
 // ReadCounters reads the server's ingest counters. The answer is read leniently: the keys are
 // matched without regard to case and underscores, at the top level or one object down, so that
 // {"accepted":…} and a Go struct's {"Accepted":…} both do. flushed and backlog are required.
-func ReadCounters(ctx context.Context, baseURL string) (Counters, error) {
-	c := newAPIClient(baseURL, 1)
+func ReadCounters(ctx context.Context, baseURL, apiKey string) (Counters, error) {
+	c := newAPIClient(baseURL, 1, apiKey)
 	defer c.close()
 	return c.counters(ctx)
 }

@@ -95,6 +95,9 @@ type Config struct {
 	// IngestKey, when set, is sent as "Authorization: Bearer KEY" on JSON batches, which then
 	// carry no per-fix tokens.
 	IngestKey string
+	// APIKey is sent with the REST API's requests: provisioning (registry:write) and the
+	// counters read before and after a run (read).
+	APIKey string
 	// SecretSeed makes the device secrets: DeviceSecret(SecretSeed, id).
 	SecretSeed string
 	// Provision creates or updates the organisation, team and vehicles of the devices through

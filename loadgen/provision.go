@@ -53,7 +53,7 @@ func Provision(ctx context.Context, cfg Config) (*ProvisionReport, error) {
 		return nil, fmt.Errorf("devices %d: want 1 to %d", cfg.Devices, MaxDevices)
 	}
 	start := time.Now()
-	c := newAPIClient(cfg.URL, cfg.ProvisionConcurrency)
+	c := newAPIClient(cfg.URL, cfg.ProvisionConcurrency, cfg.APIKey)
 	defer c.close()
 	ds, err := c.districts(ctx)
 	if err != nil {

@@ -39,7 +39,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep := &Report{Protocol: cfg.Protocol, Devices: cfg.Devices, Connections: cfg.Conns, Rate: cfg.Rate,
 		Duration: cfg.Duration.Seconds()}
-	api := newAPIClient(cfg.URL, 2)
+	api := newAPIClient(cfg.URL, 2, cfg.APIKey)
 	defer api.close()
 
 	district := cfg.District

@@ -427,7 +427,7 @@ func BenchmarkCandidates(b *testing.B) {
 		b.ReportMetric(float64(found)/float64(b.N), "candidates/op")
 		b.ReportMetric(float64(excluded)/float64(b.N), "excluded/op")
 	})
-	srv := httptest.NewServer(api.New(api.Config{Store: s, Logger: quietLogger(), Index: c.index, Dispatch: e, Now: clock.Now}))
+	srv := httptest.NewServer(withKey(b, api.Config{Store: s, Logger: quietLogger(), Index: c.index, Dispatch: e, Now: clock.Now}))
 	defer srv.Close()
 	client := srv.Client()
 	b.Run("http-500rps", func(b *testing.B) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/api"
+	"github.com/liftrescue/liftrescue/auth"
 	"github.com/liftrescue/liftrescue/csvimport"
 	"github.com/liftrescue/liftrescue/demo"
 	"github.com/liftrescue/liftrescue/store/postgres"
@@ -107,8 +108,27 @@ func reportLatencies(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(at(0.99), "p99-µs")
 }
 
-func quietAPI(s liftrescue.Store) *api.Server {
-	return api.New(api.Config{Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))})
+func quietAPI(tb testing.TB, s liftrescue.Store) http.Handler {
+	return withKey(tb, api.Config{Store: s, Logger: slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError}))})
+}
+
+// withKey is the API server cfg describes, with an admin API key of its store sent on every
+// request that carries none: the benchmarks measure the checked path a real client takes.
+func withKey(tb testing.TB, cfg api.Config) http.Handler {
+	tb.Helper()
+	cfg.Auth = auth.New(cfg.Store, nil, nil)
+	cfg.Limits = api.Limits{KeyRate: 1e9, KeyBurst: 1e9}
+	key, err := cfg.Auth.NewAPIKey(context.Background(), &liftrescue.APIKey{Name: "bench", Scopes: liftrescue.Permissions})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := api.New(cfg)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			r.Header.Set("Authorization", "Bearer "+key)
+		}
+		srv.ServeHTTP(w, r)
+	})
 }
 
 // BenchmarkLookupByCodeHTTP is the dispatcher's lookup, over a real loopback connection: the
@@ -116,7 +136,7 @@ func quietAPI(s liftrescue.Store) *api.Server {
 func BenchmarkLookupByCodeHTTP(b *testing.B) {
 	benchStores(b, func(b *testing.B, s liftrescue.Store, n int) {
 		sample := sampleElevators(n, 10_000)
-		srv := httptest.NewServer(quietAPI(s))
+		srv := httptest.NewServer(quietAPI(b, s))
 		defer srv.Close()
 		client := srv.Client()
 		lat := make([]time.Duration, 0, b.N)
@@ -168,7 +188,7 @@ func BenchmarkBBoxList1000(b *testing.B) {
 		if len(boxes) < 10 {
 			b.Fatalf("found only %d boxes of about 1,000 elevators", len(boxes))
 		}
-		h := quietAPI(s)
+		h := quietAPI(b, s)
 		lat := make([]time.Duration, 0, b.N)
 		items := 0
 		b.ResetTimer()

@@ -30,10 +30,14 @@ type Config struct {
 	LogJSON  bool
 
 	// Tracker ingest and the live index.
-	OsmAndAddr     string // OsmAnd / Traccar Client HTTP listen address; empty turns it off
-	JT808Addr      string // JT/T 808 TCP listen address; empty turns it off
-	JT808Register  bool   // answer JT/T 808 registrations with the auth code
-	IngestKey      string // lets a gateway post fixes of any device to /api/v1/positions
+	OsmAndAddr     string  // OsmAnd / Traccar Client HTTP listen address; empty turns it off
+	JT808Addr      string  // JT/T 808 TCP listen address; empty turns it off
+	JT808Register  bool    // answer JT/T 808 registrations with the auth code
+	IngestKey      string  // lets a gateway post fixes of any device to /api/v1/positions
+	BehindProxy    bool    // trust X-Forwarded-For/-Proto from a private or loopback proxy
+	SecureCookies  bool    // the session cookie is Secure even over plain HTTP (TLS ends at a proxy)
+	KeyRate        float64 // requests a second per API key
+	UserRate       float64 // requests a second per signed-in person
 	H3Resolution   int
 	StaleAfter     time.Duration
 	OfflineAfter   time.Duration
@@ -121,6 +125,17 @@ func (f *flags) Duration(p *time.Duration, name string, def time.Duration, usage
 	f.DurationVar(p, name, def, usage)
 }
 
+func (f *flags) Float(p *float64, name string, def float64, usage string) {
+	if v, ok := os.LookupEnv(envName(name)); ok {
+		x, err := strconv.ParseFloat(v, 64)
+		if err != nil || x <= 0 {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q: want a positive number", envName(name), v))
+		}
+		def = x
+	}
+	f.Float64Var(p, name, def, usage)
+}
+
 func (f *flags) Bool(p *bool, name string, def bool, usage string) {
 	if v, ok := os.LookupEnv(envName(name)); ok {
 		b, err := strconv.ParseBool(v)
@@ -157,6 +172,10 @@ func (c *Config) serveFlags(f *flags) {
 	f.String(&c.JT808Addr, "jt808-addr", "127.0.0.1:6808", "listen address of JT/T 808 trackers (TCP); empty turns it off")
 	f.Bool(&c.JT808Register, "jt808-register", true, "answer JT/T 808 registrations (0x0100) of known terminals with their auth code; off, terminals must be configured with it")
 	f.String(&c.IngestKey, "ingest-key", "", "a key that lets a gateway post fixes of any device to /api/v1/positions (Authorization: Bearer KEY); empty: only device secrets")
+	f.Bool(&c.BehindProxy, "behind-proxy", false, "a reverse proxy on a private or loopback address ends TLS: trust its X-Forwarded-For and X-Forwarded-Proto")
+	f.Bool(&c.SecureCookies, "secure-cookies", false, "mark the session cookie Secure even when the request says plain HTTP (TLS ends at a proxy that does not say so)")
+	f.Float(&c.KeyRate, "key-rate", 200, "requests a second each API key may keep up (beyond a burst of twice that: 429 with Retry-After)")
+	f.Float(&c.UserRate, "user-rate", 30, "requests a second each signed-in person may keep up")
 	f.Int(&c.H3Resolution, "h3-res", geo.DefaultH3Resolution, "H3 resolution of the live index's cells (1–15)")
 	f.Duration(&c.StaleAfter, "stale-after", liftrescue.DefaultStaleAfter, "a vehicle silent this long is stale")
 	f.Duration(&c.OfflineAfter, "offline-after", liftrescue.DefaultOfflineAfter, "a vehicle silent this long is offline")

@@ -82,8 +82,12 @@ Unless --policy is given, the deadlines are shortened so that escalations come w
 		return err
 	}
 	fmt.Fprintf(stdout, "\nliftrescue demo city: %d elevators\n  open      %s/\n", sample.Total, m.URL())
+	key, err := m.ensureDemoAccounts(ctx, stdout)
+	if err != nil {
+		return err
+	}
 	if len(sample.Items) > 0 {
-		fmt.Fprintf(stdout, "  try       curl %s/api/v1/elevators/%s\n", m.URL(), sample.Items[0].RescueCode)
+		fmt.Fprintf(stdout, "  try       curl -H 'Authorization: Bearer %s' %s/api/v1/elevators/%s\n", key, m.URL(), sample.Items[0].RescueCode)
 	}
 	fmt.Fprintf(stdout, "  API       %s/api/openapi.json\n", m.URL())
 	m.printTrackers(stdout)

@@ -44,6 +44,7 @@ type process struct {
 // startProcess runs `liftrescue serve` in a child process and waits until it serves.
 func startProcess(t *testing.T, args ...string) *process {
 	t.Helper()
+	key := provisionKey(t, args)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), runMainEnv+"="+strings.Join(append([]string{"serve"}, args...), "\x1f"))
 	out, err := cmd.StdoutPipe()
@@ -60,6 +61,7 @@ func startProcess(t *testing.T, args ...string) *process {
 	for sc.Scan() {
 		if _, url, ok := strings.Cut(sc.Text(), "serving on "); ok {
 			p.url = strings.TrimSpace(url)
+			trust(t, p.url, key)
 			go io.Copy(io.Discard, out)
 			return p
 		}

@@ -284,7 +284,7 @@ func TestLoadgenAgainstServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			rep, err := loadgen.Run(context.Background(), loadgen.Config{Protocol: p, URL: s.base, OsmAndAddr: s.osmand, JT808Addr: s.jt808,
-				Devices: 20, Rate: 400, Duration: 500 * time.Millisecond, Provision: true, Verify: true, SecretSeed: "test",
+				Devices: 20, Rate: 400, Duration: 500 * time.Millisecond, Provision: true, Verify: true, SecretSeed: "test", APIKey: keyOf(t, s.base),
 				Center: &[2]float64{117.55, 34.86}, RadiusM: 2000})
 			if err != nil {
 				t.Fatalf("loadgen %s: %v\n%+v", proto, err, rep)

@@ -39,6 +39,7 @@ type loadgenFlags struct {
 	method, version                      string
 	provision, verify, jsonOut, register bool
 	ingestKey, secretSeed, district      string
+	apiKey                               string
 	center                               string
 	radius                               int
 }
@@ -62,6 +63,7 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	f.Bool(&lf.register, "jt808-register", true, "jt808: register (0x0100) for the auth code; off, authenticate with the device secret as a configured auth code, for a server with registration off")
 	f.Bool(&lf.provision, "provision", false, "create or update the organisation, team and vehicles of the devices first")
 	f.String(&lf.ingestKey, "ingest-key", "", "json: send Authorization: Bearer KEY instead of a token per fix")
+	f.String(&lf.apiKey, "api-key", "", "an API key of the server (read; registry:write for --provision), for its REST API; the demo prints one")
 	f.Bool(&lf.verify, "verify", false, "afterwards, wait for the server's backlog to drain and check that it wrote every accepted fix")
 	f.String(&lf.verifyTimeout, "verify-timeout", "30s", "how long --verify waits for the backlog to drain")
 	f.String(&lf.secretSeed, "secret-seed", loadgen.DefaultSecretSeed, "seed the device secrets are derived from")
@@ -123,7 +125,7 @@ func (lf *loadgenFlags) config() (loadgen.Config, error) {
 	cfg := loadgen.Config{
 		URL: lf.url, OsmAndAddr: lf.osmandAddr, JT808Addr: lf.jt808Addr,
 		Devices: lf.devices, Rate: float64(lf.rate), Batch: lf.batch, Conns: lf.conns, Window: lf.window,
-		Method: lf.method, JT808NoRegister: !lf.register, IngestKey: lf.ingestKey, SecretSeed: lf.secretSeed,
+		Method: lf.method, JT808NoRegister: !lf.register, IngestKey: lf.ingestKey, APIKey: lf.apiKey, SecretSeed: lf.secretSeed,
 		Provision: lf.provision, Verify: lf.verify, District: lf.district, RadiusM: float64(lf.radius),
 		Duration:      duration("duration", lf.duration),
 		VerifyTimeout: duration("verify-timeout", lf.verifyTimeout),

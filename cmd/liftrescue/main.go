@@ -27,6 +27,10 @@ Usage:
   liftrescue import   districts|organizations|elevators FILE [flags]
                                 import district outlines (GeoJSON) or a CSV registry
                                 (UTF-8 or GB18030) into the database "serve" uses
+  liftrescue user     add|list|password [USERNAME] [flags]
+                                manage who signs in (the first admin is made at first start)
+  liftrescue key      add|list|revoke [NAME|ID] [flags]
+                                manage the API keys of external systems (hotline, IoT platforms)
   liftrescue loadgen  [flags]   drive a running server over a tracker protocol (benchmarks, demos)
   liftrescue verify   [flags]   check the incident record's hash chain; names the first broken link
   liftrescue scenario [flags]   walk two full rescues over the HTTP API (its own server unless --url)
@@ -63,6 +67,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runImport(ctx, rest, stdout, stderr)
 	case "loadgen":
 		return runLoadgen(ctx, rest, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, stdout, stderr)
+	case "key":
+		return runKey(ctx, rest, stdout, stderr)
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
 	case "scenario":

@@ -25,6 +25,10 @@ func startCommand(t *testing.T, marker string, args ...string) (lines []string, 
 	// Tracker ports too are picked free, so that tests never meet a running demo.
 	t.Setenv("LIFTRESCUE_OSMAND_ADDR", "127.0.0.1:0")
 	t.Setenv("LIFTRESCUE_JT808_ADDR", "127.0.0.1:0")
+	var key string
+	if args[0] == "serve" {
+		key = provisionKey(t, args[1:])
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -53,6 +57,12 @@ func startCommand(t *testing.T, marker string, args ...string) (lines []string, 
 		lines = append(lines, sc.Text())
 		if strings.Contains(sc.Text(), marker) {
 			go io.Copy(io.Discard, pr) // the command goes on printing; never block it
+			if demoKey := fieldAfter(lines, "API key"); args[0] == "demo" && demoKey != "" {
+				key, _, _ = strings.Cut(demoKey, " ")
+			}
+			if base := fieldAfter(lines, "http://"); key != "" && base != "" {
+				trust(t, "http://"+strings.Fields(base)[0], key)
+			}
 			return lines, stop
 		}
 	}
@@ -71,7 +81,18 @@ func fieldAfter(lines []string, prefix string) string {
 
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()
-	res, err := http.Get(url)
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doJSON(t, req, v)
+}
+
+// doJSON sends req and decodes the answer into v (when not nil); it returns the status.
+func doJSON(t *testing.T, req *http.Request, v any) int {
+	t.Helper()
+	url := req.URL.String()
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +110,12 @@ func TestDemo(t *testing.T) {
 	data := t.TempDir()
 	lines, _ := startCommand(t, "try", "demo", "--addr", "127.0.0.1:0", "--data", data, "--elevators", "2000", "--log-level", "error")
 	curl := fieldAfter(lines, "try")
-	url := strings.TrimPrefix(curl, "curl ")
+	// curl -H 'Authorization: Bearer KEY' URL
+	_, header, _ := strings.Cut(curl, "-H '")
+	header, url, _ := strings.Cut(header, "' ")
+	if !strings.HasPrefix(header, "Authorization: Bearer lrk_") {
+		t.Fatalf("the curl line sends no API key: %s", curl)
+	}
 	var e struct {
 		RescueCode      string `json:"rescue_code"`
 		Address         string `json:"address"`
@@ -97,8 +123,31 @@ func TestDemo(t *testing.T) {
 			Name string `json:"name"`
 		} `json:"maintenance_unit"`
 	}
-	if status := getJSON(t, url, &e); status != 200 || e.Address == "" || e.MaintenanceUnit.Name == "" {
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", strings.TrimPrefix(header, "Authorization: "))
+	if status := doJSON(t, req, &e); status != 200 || e.Address == "" || e.MaintenanceUnit.Name == "" {
 		t.Fatalf("%s = %d %+v", curl, status, e)
+	}
+	// Without the key the lookup is refused; the public one shows no phone numbers.
+	anon, _ := http.NewRequest("GET", url, nil)
+	anon.Header.Set("Authorization", "Bearer not-a-key")
+	if status := doJSON(t, anon, nil); status != 401 {
+		t.Errorf("lookup without a key = %d, want 401", status)
+	}
+	// A newcomer signs in with a printed account.
+	signIn := fieldAfter(lines, "sign in")
+	fields := strings.Fields(signIn) // admin / admin-demo-2026 admin, city
+	if len(fields) < 3 {
+		t.Fatalf("the demo printed no account: %q", signIn)
+	}
+	body := strings.NewReader(`{"username":"` + fields[0] + `","password":"` + fields[2] + `"}`)
+	res, err := http.Post(strings.Split(url, "/api/")[0]+"/api/v1/session", "application/json", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || len(res.Cookies()) == 0 {
+		t.Errorf("signing in as the printed %s = %d", fields[0], res.StatusCode)
 	}
 	base := fieldAfter(lines, "open")
 	var page liftrescue.Page[json.RawMessage]
@@ -108,13 +157,13 @@ func TestDemo(t *testing.T) {
 	if status := getJSON(t, base+"readyz", nil); status != 200 {
 		t.Fatalf("readyz = %d", status)
 	}
-	res, err := http.Get(base)
+	res, err = http.Get(base)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(res.Body)
+	page2, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	if res.StatusCode != 200 || !bytes.Contains(body, []byte(`lang="zh-CN"`)) {
+	if res.StatusCode != 200 || !bytes.Contains(page2, []byte(`lang="zh-CN"`)) {
 		t.Fatalf("GET / = %d, want the UI", res.StatusCode)
 	}
 }

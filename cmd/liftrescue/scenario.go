@@ -34,7 +34,7 @@ const scenarioPolicy = `{"ack_timeout": "3s", "tier2_ack_timeout": "3s", "tier3_
   "arrive_timeout": "2m", "rural_arrive_timeout": "3m", "arrival_radius_m": 100}`
 
 func runScenario(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var url, dataDir string
+	var url, dataDir, apiKey string
 	var speed int
 	var timeout time.Duration
 	f := newFlags("scenario", `liftrescue scenario [flags]: walk two full rescues over the HTTP API
@@ -44,6 +44,7 @@ database in a temporary directory) and stops it at the end. With --url it drives
 one without simulated responders (demo --rescues=false), whose units it then impersonates.`)
 	f.SetOutput(stderr)
 	f.String(&url, "url", "", "a running liftrescue to drive; empty starts one")
+	f.String(&apiKey, "api-key", "", "with --url: an API key of that server with every scope (the demo prints one; liftrescue key add makes one)")
 	f.String(&dataDir, "data", "", "directory for the scenario's own database (default: a temporary one, removed after)")
 	f.Int(&speed, "speed-kmh", 0, "how fast the dispatched vehicle drives (default 800 on the scenario's own server, whose speed check allows it, else 100)")
 	f.Duration(&timeout, "timeout", 5*time.Minute, "give up after this long")
@@ -53,12 +54,12 @@ one without simulated responders (demo --rescues=false), whose units it then imp
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if url == "" {
-		stop, base, err := startScenarioServer(ctx, dataDir, stderr)
+		stop, base, key, err := startScenarioServer(ctx, dataDir, stderr)
 		if err != nil {
 			return err
 		}
 		defer stop()
-		url = base
+		url, apiKey = base, key
 		if speed == 0 {
 			speed = 800
 		}
@@ -66,36 +67,46 @@ one without simulated responders (demo --rescues=false), whose units it then imp
 	if speed == 0 {
 		speed = 100
 	}
-	sc := &scenario{out: stdout, start: time.Now(), speedKmh: float64(speed), client: loadgen.NewClient(url)}
+	if apiKey == "" {
+		return fmt.Errorf("--url needs --api-key (or LIFTRESCUE_API_KEY): the scenario dispatches, registers and reads device secrets")
+	}
+	sc := &scenario{out: stdout, start: time.Now(), speedKmh: float64(speed), client: loadgen.NewClient(url), apiKey: apiKey}
 	defer sc.client.Close()
 	return sc.run(ctx)
 }
 
-// startScenarioServer serves a small demo city with the scenario's policy on 127.0.0.1:0.
-func startScenarioServer(ctx context.Context, dataDir string, stderr io.Writer) (stop func(), url string, err error) {
+// startScenarioServer serves a small demo city with the scenario's policy on 127.0.0.1:0, and
+// returns an admin API key of it.
+func startScenarioServer(ctx context.Context, dataDir string, stderr io.Writer) (stop func(), url, key string, err error) {
 	cleanup := func() {}
 	if dataDir == "" {
 		if dataDir, err = os.MkdirTemp("", "liftrescue-scenario-"); err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
 		cleanup = func() { os.RemoveAll(dataDir) }
 	}
 	policy := filepath.Join(dataDir, "policy.json")
 	if err := os.WriteFile(policy, []byte(scenarioPolicy), 0o644); err != nil {
 		cleanup()
-		return nil, "", err
+		return nil, "", "", err
 	}
 	cfg := Config{Addr: "127.0.0.1:0", DataDir: dataDir, TimeZone: "Asia/Shanghai", LogLevel: "error", H3Resolution: geo.DefaultH3Resolution,
 		StaleAfter: liftrescue.DefaultStaleAfter, OfflineAfter: liftrescue.DefaultOfflineAfter, MaxSpeedKmh: 1000,
 		FlushInterval: 200 * time.Millisecond, PolicyFile: policy}
 	if err := seedDemoFile(ctx, cfg.sqlitePath("scenario"), demo.Config{Elevators: 500, Now: time.Now().UTC().Truncate(24 * time.Hour)}, false, io.Discard); err != nil {
 		cleanup()
-		return nil, "", err
+		return nil, "", "", err
 	}
 	m := &Main{Config: cfg, Logger: newLogger(&cfg, stderr), SQLiteName: "scenario"}
 	if err := m.Open(ctx); err != nil {
 		cleanup()
-		return nil, "", err
+		return nil, "", "", err
+	}
+	key, err = m.Auth.NewAPIKey(ctx, &liftrescue.APIKey{Name: "scenario", Scopes: liftrescue.Permissions, CreatedBy: "scenario"})
+	if err != nil {
+		m.Close()
+		cleanup()
+		return nil, "", "", err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan error, 1)
@@ -105,7 +116,7 @@ func startScenarioServer(ctx context.Context, dataDir string, stderr io.Writer) 
 		<-done
 		m.Close()
 		cleanup()
-	}, m.URL(), nil
+	}, m.URL(), key, nil
 }
 
 type scenario struct {
@@ -113,6 +124,7 @@ type scenario struct {
 	client   *loadgen.Client
 	start    time.Time
 	speedKmh float64
+	apiKey   string // the dispatcher's: an API key with every scope
 }
 
 // step prints what happened, with the seconds since the scenario began.
@@ -123,10 +135,10 @@ func (s *scenario) step(format string, args ...any) {
 // call does one request as the scenario's dispatcher (or, with bearer, a tracker) and decodes a
 // 2xx answer into out; any other answer is an error quoting the server's.
 func (s *scenario) call(ctx context.Context, method, path, bearer string, in, out any) error {
-	h := http.Header{"X-Dispatcher": {"scenario"}}
-	if bearer != "" {
-		h.Set("Authorization", "Bearer "+bearer)
+	if bearer == "" {
+		bearer = s.apiKey
 	}
+	h := http.Header{"Authorization": {"Bearer " + bearer}}
 	return s.client.Do(ctx, method, path, h, in, out)
 }
 

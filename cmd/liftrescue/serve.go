@@ -14,6 +14,7 @@ import (
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/api"
+	"github.com/liftrescue/liftrescue/auth"
 	"github.com/liftrescue/liftrescue/dispatch"
 	"github.com/liftrescue/liftrescue/geo"
 	"github.com/liftrescue/liftrescue/gps"
@@ -39,6 +40,7 @@ type Main struct {
 	Stream   *stream.Hub
 	Dispatch *dispatch.Engine
 	Outbox   *notify.Outbox
+	Auth     *auth.Service
 	feed     *stream.VehicleFeed
 	listener net.Listener
 	server   *http.Server
@@ -83,9 +85,11 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 	}
+	m.Auth = auth.New(m.Store, nil, m.Logger)
 	handler := api.New(api.Config{Store: m.Store, Logger: m.Logger, Version: version, UI: ui.Handler(), Location: m.Config.location,
 		Index: m.Index, Ingest: m.Ingest, Stream: m.Stream, Liveness: m.liveness(), IngestKey: m.Config.IngestKey, ServerStats: m.serverStats,
-		Dispatch: m.Dispatch})
+		Dispatch: m.Dispatch, Auth: m.Auth, BehindProxy: m.Config.BehindProxy, SecureCookies: m.Config.SecureCookies,
+		Limits: api.Limits{KeyRate: m.Config.KeyRate, UserRate: m.Config.UserRate}})
 	m.server = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -219,6 +223,7 @@ func (m *Main) Run(ctx context.Context) error {
 		go m.keepHistory(bg, time.Hour)
 	}
 	go m.feed.Run(bg)
+	go every(bg, time.Hour, m.Auth.Sweep)
 	if m.Config.DebugAddr != "" {
 		go m.serveProfiler(bg)
 	}
@@ -473,6 +478,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer m.Close()
 	fmt.Fprintf(stdout, "liftrescue %s serving on %s\n", version, m.URL())
 	m.printTrackers(stdout)
+	if err := m.bootstrapAdmin(ctx, stdout); err != nil {
+		return err
+	}
 	return m.Run(ctx)
 }
 
@@ -497,4 +505,18 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintln(stdout, "database schema is up to date")
 	return nil
+}
+
+// every runs fn each period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn(ctx)
+		}
+	}
 }

@@ -236,6 +236,7 @@ var uniqueFields = map[string]struct{ table, what, field string }{
 	"elevators_equipment_code_key": {"elevators", "elevator", "equipment_code"},
 	"vehicles_plate_key":           {"vehicles", "vehicle", "plate"},
 	"vehicles_device_id_key":       {"vehicles", "vehicle", "device_id"},
+	"users_username_key":           {"users", "user", "username"},
 }
 
 // explainTaken turns the unique violation of a write into the ECONFLICT that the check before

@@ -16,25 +16,37 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// The database itself refuses to change or remove an event of the chain, whoever asks: its
-// triggers abort the statement.
-func TestIncidentEventsAppendOnly(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "liftrescue.db")
-	db, err := sqlite.Open(ctx, path, sqlite.Options{})
-	storetest.MustOK(t, err)
-	defer db.Close()
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	storetest.MustOK(t, err)
-	defer raw.Close()
-	storetest.MustRefuseEventChanges(t, db, func(statement string) error {
-		_, err := raw.ExecContext(ctx, statement)
-		if se := (*sqlitedriver.Error)(nil); err != nil && (!errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_TRIGGER) {
-			t.Errorf("%s: %v, want a trigger's refusal", statement, err)
-		}
-		return err
-	}, `UPDATE incident_events SET text = 'changed' WHERE seq = 1`, `UPDATE incident_events SET hash = ''`,
-		`DELETE FROM incident_events WHERE seq = 2`, `DELETE FROM incident_events`)
+// The database itself refuses to change or remove an event of the chain or an entry of the audit
+// log, whoever asks: its triggers abort the statement.
+func TestAppendOnlyTables(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		refuse     func(*testing.T, liftrescue.Store, func(string) error, ...string)
+		statements []string
+	}{
+		{"incident_events", storetest.MustRefuseEventChanges, []string{`UPDATE incident_events SET text = 'changed' WHERE seq = 1`,
+			`UPDATE incident_events SET hash = ''`, `DELETE FROM incident_events WHERE seq = 2`, `DELETE FROM incident_events`}},
+		{"audit_log", storetest.MustRefuseAuditChanges, []string{`UPDATE audit_log SET status = 200 WHERE id = 2`,
+			`UPDATE audit_log SET actor_name = 'nobody'`, `DELETE FROM audit_log WHERE id = 1`, `DELETE FROM audit_log`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "liftrescue.db")
+			db, err := sqlite.Open(ctx, path, sqlite.Options{})
+			storetest.MustOK(t, err)
+			defer db.Close()
+			raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+			storetest.MustOK(t, err)
+			defer raw.Close()
+			tt.refuse(t, db, func(statement string) error {
+				_, err := raw.ExecContext(ctx, statement)
+				if se := (*sqlitedriver.Error)(nil); err != nil && (!errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_TRIGGER) {
+					t.Errorf("%s: %v, want a trigger's refusal", statement, err)
+				}
+				return err
+			}, tt.statements...)
+		})
+	}
 }
 
 // Whoever gets past the triggers (dropping them takes the database's owner) still cannot change

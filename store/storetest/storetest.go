@@ -56,6 +56,14 @@ func Run(t *testing.T, open Opener) {
 		{"IncidentList", testIncidentList},
 		{"IncidentNotifications", testIncidentNotifications},
 		{"IncidentConcurrentWrites", testIncidentConcurrentWrites},
+		{"Users", testUsers},
+		{"UsersConcurrentCreate", testUsersConcurrentCreate},
+		{"UserUpdate", testUserUpdate},
+		{"SignIns", testSignIns},
+		{"Sessions", testSessions},
+		{"APIKeys", testAPIKeys},
+		{"Audit", testAudit},
+		{"AuditKeepsAnything", testAuditKeepsAnything},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
