@@ -61,28 +61,42 @@ func VerifyPassword(hash, pw string) bool {
 	if len(pw) > MaxPassword {
 		return false
 	}
+	h, ok := parsePHC(hash)
+	if !ok {
+		return false
+	}
+	got := argon2.IDKey([]byte(pw), h.salt, h.time, h.memory, h.threads, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(got, h.key) == 1
+}
+
+// phc is an argon2id hash read from its PHC string.
+type phc struct {
+	memory, time uint32
+	threads      uint8
+	salt, key    []byte
+}
+
+// parsePHC reads "$argon2id$v=19$m=…,t=…,p=…$salt$key". Its bounds keep a tampered row from
+// making a sign-in take minutes or gigabytes.
+func parsePHC(hash string) (phc, bool) {
+	var h phc
 	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return h, false
 	}
-	var version int
-	var memory, time uint32
-	var threads uint8
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false
-	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &memory, &time, &threads); err != nil ||
-		memory == 0 || memory > 1<<20 || time == 0 || time > 16 || threads == 0 {
-		return false // bounds keep a tampered row from making a sign-in take minutes
+	var rest string
+	if n, _ := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d%s", &h.memory, &h.time, &h.threads, &rest); n != 3 ||
+		h.memory < 8 || h.memory > 256*1024 || h.time == 0 || h.time > 10 || h.threads == 0 || h.threads > 16 {
+		return h, false
 	}
 	b64 := base64.RawStdEncoding
-	salt, err1 := b64.DecodeString(parts[4])
-	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 64 {
-		return false
+	var err1, err2 error
+	h.salt, err1 = b64.DecodeString(parts[4])
+	h.key, err2 = b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(h.salt) < 8 || len(h.key) < 16 || len(h.key) > 64 {
+		return h, false
 	}
-	got := argon2.IDKey([]byte(pw), salt, time, memory, threads, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
+	return h, true
 }
 
 // dummyHash is compared against when a username is unknown, so that a sign-in takes as long

@@ -132,3 +132,28 @@ func mustRead(tb testing.TB, name string) string {
 	}
 	return string(b)
 }
+
+// Every API call goes through api(), which carries the CSRF token and brings back the sign-in
+// panel when the session ends: app.js calls fetch in that one place.
+func TestOneFetch(t *testing.T) {
+	app := mustRead(t, "static/app.js")
+	if n := len(regexp.MustCompile(`\bfetch\(`).FindAllString(app, -1)); n != 1 {
+		t.Errorf("app.js calls fetch %d times, want once (in api)", n)
+	}
+	if !strings.Contains(app, "async function api(") {
+		t.Error("app.js has no api() wrapper")
+	}
+}
+
+// Password managers fill the sign-in form by its autocomplete attributes.
+func TestSignInForm(t *testing.T) {
+	index := mustRead(t, "static/index.html")
+	for _, want := range []string{
+		`id="username" name="username" autocomplete="username"`,
+		`id="password" name="password" type="password" autocomplete="current-password"`,
+	} {
+		if !strings.Contains(index, want) {
+			t.Errorf("index.html lacks %s", want)
+		}
+	}
+}

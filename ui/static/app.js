@@ -1,6 +1,10 @@
 // The dispatcher's first screen: type the rescue code read out by the caller, press Enter, and
 // see the elevator with its two tier-1 units, and beside it the live map of the city's rescue
 // vehicles with the elevator on it. Times are shown in the centre's zone.
+//
+// Everything but the sign-in needs a session: the page asks for it first, shows the sign-in panel
+// without one, and starts the live data once signed in. Every API call goes through api(), which
+// brings the panel back when the session ends and carries on after the next sign-in.
 "use strict";
 
 // The base map. Its tiles may not load in a centre's network: the district outlines from the API
@@ -29,6 +33,14 @@ const text = {
     vehicleStatus: { live: "在线", stale: "定位滞后", offline: "离线", no_fix: "无定位" },
     incident: "困人事件", tier: (n) => `第${n}级响应`,
     incidentState: { notified: "已通知", awaiting_dispatch: "待派遣", acknowledged: "已接单", en_route: "赶往现场", arrived: "已到达", released: "已解救", closed: "已结案", cancelled: "已取消" },
+    outsideDistrict: (d) => `该电梯属于${d}，不在您负责的区县`,
+    signInTitle: "登录", username: "用户名", password: "密码", signIn: "登录", signingIn: "正在登录…", signOut: "退出登录",
+    signInEmpty: "请输入用户名和密码", badPassword: "用户名或密码错误",
+    locked: (at) => `密码错误次数过多，账户已锁定，${at} 后可再登录`, disabled: "该账户已停用，请联系管理员",
+    rateLimited: (s) => `登录尝试过于频繁，请 ${s} 秒后再试`, signInFailed: "登录失败：", unreachable: "无法连接服务器，请稍后再试",
+    sessionEnded: "登录已失效，请重新登录，当前操作将继续。", signedOut: "已退出登录。", signOutFailed: "退出失败：",
+    roles: { admin: "管理员", dispatcher: "调度员", planner: "网格规划员", supervisor: "值班主任" },
+    whoDistrict: (d) => `辖区：${d}`,
   },
   en: {
     title: "Elevator emergency rescue dispatch", codeLabel: "Rescue code / equipment code", find: "Find", lang: "中文",
@@ -43,6 +55,14 @@ const text = {
     vehicleStatus: { live: "Live", stale: "Stale", offline: "Offline", no_fix: "No fix" },
     incident: "Trapped passengers", tier: (n) => `tier ${n}`,
     incidentState: { notified: "notified", awaiting_dispatch: "awaiting dispatch", acknowledged: "accepted", en_route: "en route", arrived: "arrived", released: "released", closed: "closed", cancelled: "cancelled" },
+    outsideDistrict: (d) => `This elevator is in ${d}, outside your district`,
+    signInTitle: "Sign in", username: "Username", password: "Password", signIn: "Sign in", signingIn: "Signing in…", signOut: "Sign out",
+    signInEmpty: "Enter your username and password", badPassword: "Wrong username or password",
+    locked: (at) => `Too many wrong passwords: the account is locked until ${at}`, disabled: "This account is disabled; ask an administrator",
+    rateLimited: (s) => `Too many sign-in attempts: try again in ${s} s`, signInFailed: "Sign-in failed: ", unreachable: "Cannot reach the server; try again shortly",
+    sessionEnded: "Your session has ended. Sign in again to carry on where you were.", signedOut: "Signed out.", signOutFailed: "Sign-out failed: ",
+    roles: { admin: "Administrator", dispatcher: "Dispatcher", planner: "Grid planner", supervisor: "Duty supervisor" },
+    whoDistrict: (d) => `District: ${d}`,
   },
 };
 let lang = localStorage.getItem("lang") || "zh-CN";
@@ -56,7 +76,9 @@ function applyLanguage() {
   $("lang").textContent = t("lang");
   document.title = "liftrescue " + t("title");
   if (shown) showElevator(shown);
-  loadStats();
+  renderStats();
+  renderWho();
+  renderNote();
   mapLanguage();
 }
 
@@ -94,9 +116,8 @@ function showElevator(e) {
 async function suggest(code) {
   // Callers misread a digit: offer the elevators whose code shares all but the last digit.
   if (code.length < 5) return;
-  const res = await fetch(`/api/v1/elevators?limit=5&q=${encodeURIComponent(code.slice(0, -1))}`);
-  if (!res.ok) return;
-  const page = await res.json();
+  let page;
+  try { page = await api(`/api/v1/elevators?limit=5&q=${encodeURIComponent(code.slice(0, -1))}`); } catch { return; }
   if (!page.items.length) return;
   const items = page.items.map((e) => {
     const li = document.createElement("li");
@@ -118,28 +139,46 @@ async function lookup(code) {
   elevatorOnMap(null);
   if (!/^(\d{4,8}|\d{20})$/.test(code)) { $("message").textContent = t("badCode"); return; }
   try {
-    const res = await fetch(`/api/v1/elevators/${code}`);
-    if (res.ok) { const e = await res.json(); showElevator(e); elevatorOnMap(e); return; }
-    const body = await res.json().catch(() => ({}));
-    $("message").textContent = res.status === 404 ? t("notFound") : t("error") + (body.error?.message || res.status);
-    if (res.status === 404) suggest(code);
+    const e = await api(`/api/v1/elevators/${code}`);
+    showElevator(e);
+    elevatorOnMap(e);
   } catch (err) {
-    $("message").textContent = t("error") + err.message;
+    if (err instanceof Dropped) return;
+    if (err.status === 404) {
+      $("message").textContent = t("notFound");
+      suggest(code);
+    } else if (err.status === 403 && err.detail.district) {
+      $("message").textContent = t("outsideDistrict")(districtNames.get(err.detail.district) ?? err.detail.district);
+    } else {
+      $("message").textContent = t("error") + err.message;
+    }
   }
 }
 
+let statsFigures = null; // [elevators, districts] the signed-in person can see
+
 async function loadStats() {
   try {
-    const [els, ds] = await Promise.all([fetch("/api/v1/elevators?limit=1"), districts()]);
-    if (els.ok) $("stats").textContent = t("stats")((await els.json()).total, ds.total);
+    const [els, ds] = await Promise.all([api("/api/v1/elevators?limit=1"), districts()]);
+    statsFigures = [els.total, ds.total];
+    renderStats();
   } catch { /* the lookup still works without the figures */ }
 }
 
-// districts fetches the districts, outlines included, once for the figures and the map.
+function renderStats() {
+  $("stats").textContent = statsFigures ? t("stats")(...statsFigures) : "";
+}
+
+// districts fetches the districts, outlines included, once for the figures, the map and the
+// header's district name.
 let districtsReq = null;
+const districtNames = new Map(); // code → name
 function districts() {
-  districtsReq ??= fetch("/api/v1/districts")
-    .then((r) => r.ok ? r.json() : Promise.reject(new Error(`districts: ${r.status}`)))
+  districtsReq ??= api("/api/v1/districts")
+    .then((page) => {
+      for (const d of page.items) districtNames.set(d.code, d.name);
+      return page;
+    })
     .catch((err) => { districtsReq = null; throw err; });
   return districtsReq;
 }
@@ -151,7 +190,7 @@ let map = null;
 // fitted: the map has left its first view of China for the city. The first of the districts'
 // outline, a found elevator or the vehicles moves it there.
 let fitted = false;
-let legend = null, elevatorMarker = null, baseLayer = null;
+let legend = null, elevatorMarker = null, baseLayer = null, districtLayer = null;
 const fleet = new Map(); // vehicle id → { v, marker }; every vehicle, with or without a position
 const VEHICLE_Z = { live: 3000, stale: 2000, offline: 1000 }; // live vehicles on top (markers stack by y otherwise)
 // A moving vehicle draws its last positions as a faint trail, so that a glance shows where it is
@@ -169,7 +208,7 @@ function initMap() {
   map.createPane("incidents").style.zIndex = 650; // trapped passengers above the vans around them
   L.control.scale({ imperial: false }).addTo(map);
 
-  const districtLayer = L.geoJSON(null, {
+  districtLayer = L.geoJSON(null, {
     interactive: false,
     style: { color: "#6b7c8d", weight: 1.5, fillColor: "#c9d3dc", fillOpacity: 0.45 },
     onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, { permanent: true, direction: "center", className: "district-label", pane: "districtLabels" }),
@@ -200,18 +239,6 @@ function initMap() {
   });
   setTimeout(showBaseMap, 3000); // the tiles wait for the city's view, but not for ever
   districtLayer.addTo(map);
-  districts().then((page) => {
-    for (const d of page.items) {
-      if (d.outline) districtLayer.addData({ type: "Feature", geometry: d.outline, properties: { name: d.name, code: d.code } });
-    }
-    if (!fitted && districtLayer.getLayers().length) {
-      map.fitBounds(districtLayer.getBounds(), { padding: [12, 12] });
-      settle();
-    }
-  }, () => { /* no outlines: the vehicles take the view */ }).finally(() => {
-    districtsSettled = true;
-    fitVehicles();
-  });
 
   legend = L.control({ position: "topright" });
   legend.onAdd = () => {
@@ -221,10 +248,28 @@ function initMap() {
   };
   legend.addTo(map);
   renderLegend();
+  // The data comes once signed in: startLive.
+}
 
-  startStream();
-  loadVehicles();
-  loadIncidents();
+// loadOutlines draws the districts and takes the map to them: to the signed-in person's own
+// district when they have one, else to the city.
+function loadOutlines() {
+  const at = epoch;
+  districts().then((page) => {
+    if (at !== epoch) return;
+    for (const d of page.items) {
+      if (d.outline) districtLayer.addData({ type: "Feature", geometry: d.outline, properties: { name: d.name, code: d.code } });
+    }
+    if (!fitted && districtLayer.getLayers().length) {
+      const own = districtLayer.getLayers().filter((l) => l.feature.properties.code === session?.principal.district);
+      map.fitBounds((own.length ? L.featureGroup(own) : districtLayer).getBounds(), { padding: [12, 12] });
+      settle();
+    }
+  }, () => { /* no outlines: the vehicles take the view */ }).finally(() => {
+    if (at !== epoch) return;
+    districtsSettled = true;
+    fitVehicles();
+  });
 }
 
 // fitVehicles shows the vehicles when there are no district outlines to show.
@@ -252,14 +297,15 @@ function showBaseMap() {
 // so that the older list cannot undo them.
 let queued = null;
 let listRetry = null;
+let vehiclesSeq = 0; // only the latest load applies its list (two can overlap after a new sign-in)
 
 async function loadVehicles() {
+  const seq = ++vehiclesSeq;
   queued ??= [];
   clearTimeout(listRetry);
   try {
-    const res = await fetch("/api/v1/vehicles");
-    if (!res.ok) throw new Error(`vehicles: ${res.status}`);
-    const page = await res.json();
+    const page = await api("/api/v1/vehicles");
+    if (seq !== vehiclesSeq) return; // the later load takes the queued events
     const ids = new Set(page.items.map((v) => v.id));
     for (const id of [...fleet.keys()]) if (!ids.has(id)) removeVehicle(id);
     for (const v of page.items) putVehicle(v, true);
@@ -268,30 +314,66 @@ async function loadVehicles() {
     for (const [kind, data] of events) applyEvent(kind, data);
     renderLegend();
     fitVehicles();
-  } catch {
+  } catch (err) {
+    if (seq !== vehiclesSeq || err instanceof Dropped) return;
     listRetry = setTimeout(loadVehicles, 5000); // the stream keeps running; the list comes when it can
   }
 }
 
+// The stream runs while someone is signed in: stopStream closes it when the session ends.
+let stream = null, streamRetry = null;
+
 function startStream() {
-  const stream = new EventSource("/api/v1/stream?types=vehicle,incident");
+  stopStream();
+  const es = stream = new EventSource("/api/v1/stream?types=vehicle,incident");
   for (const kind of ["vehicle", "vehicle_removed", "incident", "reset"]) {
-    stream.addEventListener(kind, (ev) => {
+    es.addEventListener(kind, (ev) => {
       let data;
       try { data = JSON.parse(ev.data); } catch { return; }
       if (queued && kind !== "reset") queued.push([kind, data]);
       else applyEvent(kind, data);
     });
   }
-  stream.onopen = () => setStreamDown(false);
-  stream.onerror = () => {
+  es.onopen = () => setStreamDown(false);
+  es.onerror = () => {
+    if (es !== stream) return;
     setStreamDown(true);
     // EventSource reconnects by itself with Last-Event-ID, unless the server answered with an
     // error: then start again, and reload the list, since a new stream cannot resume.
-    if (stream.readyState === EventSource.CLOSED) {
-      setTimeout(() => { startStream(); loadVehicles(); loadIncidents(); }, 5000);
+    if (es.readyState === EventSource.CLOSED) {
+      stream = null;
+      retryStream();
     }
   };
+}
+
+function stopStream() {
+  clearTimeout(streamRetry);
+  streamRetry = null;
+  stream?.close();
+  stream = null;
+}
+
+// retryStream starts the stream again in a while. The server may have refused it because the
+// session ended (EventSource cannot say why): then the sign-in panel comes back, and the next
+// sign-in starts the stream.
+function retryStream() {
+  const at = epoch;
+  clearTimeout(streamRetry);
+  streamRetry = setTimeout(async () => {
+    let info;
+    try {
+      info = await api(SESSION, { auth: false });
+    } catch (err) {
+      if (at !== epoch || !session) return;
+      if (err.status === 401) sessionLost();
+      else retryStream();
+      return;
+    }
+    if (at !== epoch || !session) return;
+    if (!samePerson(info.principal, session.principal)) signedIn(info); // signed in anew in another tab
+    else resumeLive();
+  }, 5000);
 }
 
 function applyEvent(kind, data) {
@@ -397,7 +479,8 @@ function vehicleTooltip(v) {
   return div;
 }
 
-// formatFixTime shows a fix's time in the centre's zone, with the date only when it is not today.
+// formatFixTime shows a time (a fix's, the end of an account's lock) in the centre's zone, with
+// the date only when it is not today.
 function formatFixTime(iso) {
   const at = new Date(iso);
   const day = (d) => new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(d);
@@ -437,19 +520,29 @@ function renderLegend() {
 // or cancelled. The list comes once, then each step from the stream.
 const incidents = new Map(); // incident id → circle marker
 const TIER_COLOUR = { 1: "#e8710a", 2: "#c5221f", 3: "#7b1113" };
+let incidentsSeq = 0;
 
 async function loadIncidents() {
+  const seq = ++incidentsSeq;
+  const before = new Set(incidents.keys()); // those the stream adds meanwhile are not in the list
   try {
-    const res = await fetch("/api/v1/incidents?open=true&limit=1000");
-    if (!res.ok) return;
-    for (const inc of (await res.json()).items) putIncident(inc);
+    const page = await api("/api/v1/incidents?open=true&limit=1000");
+    if (seq !== incidentsSeq) return;
+    const open = new Set(page.items.map((inc) => inc.id));
+    for (const id of before) { // closed while the stream was down
+      if (!open.has(id)) { incidents.get(id)?.remove(); incidents.delete(id); }
+    }
+    for (const inc of page.items) putIncident(inc);
   } catch { /* the stream brings the next steps */ }
 }
 
 // putIncident takes an incident from the list (with its elevator) or from the stream (flat).
+// A district's account sees its district's incidents only, even if the stream brings others.
 function putIncident(inc) {
   const old = incidents.get(inc.id);
-  if (inc.state === "closed" || inc.state === "cancelled") {
+  const own = session?.principal.district;
+  const district = inc.district ?? inc.elevator?.district;
+  if (inc.state === "closed" || inc.state === "cancelled" || (own && district && district !== own)) {
     old?.remove();
     incidents.delete(inc.id);
     return;
@@ -499,13 +592,313 @@ function mapLanguage() {
   for (const { marker } of fleet.values()) if (marker?.isTooltipOpen()) marker.getTooltip().update();
 }
 
+// Signing in. The session is an HttpOnly cookie the page never sees; what the page keeps is the
+// answer of the sign-in: who is signed in and the CSRF token that every write carries.
+
+const SESSION = "/api/v1/session";
+let session = null; // { principal, csrf_token, expires_at } while signed in
+let lastPrincipal = null; // who was signed in when the session ended, to tell whether the next sign-in goes on
+// epoch goes up when a session's work is abandoned (sign-out, or another person signs in): the
+// answers to requests made before then are dropped, not shown to the next person.
+let epoch = 0;
+let waiting = []; // requests that met a 401, waiting for the next sign-in: { resolve, reject }
+
+// ApiError is an error answer of the API: status, code and message from the server's error body;
+// detail holds the whole error object (locked_until, retry_after, district, …).
+class ApiError extends Error {
+  constructor(res, body) {
+    const detail = body?.error ?? {};
+    super(detail.message || `${res.status} ${res.statusText}`.trim());
+    this.name = "ApiError";
+    this.status = res.status;
+    this.code = detail.code ?? "";
+    this.detail = detail;
+    this.retryAfter = Number(detail.retry_after ?? res.headers.get("Retry-After")) || 0;
+  }
+}
+
+// Dropped is thrown to the callers of a request whose session was abandoned: they show nothing.
+class Dropped extends Error {
+  constructor() { super("dropped: the session ended"); this.name = "Dropped"; }
+}
+
+// api makes every API call: JSON in and out, the CSRF token on writes. A 401 means the session has
+// ended: the sign-in panel comes back and the request waits, to go on after the same person signs
+// in again (a 401 is answered before anything is done, so even a write can be sent again). With
+// auth false a 401 is just an error answer: signing in, asking whether there is a session.
+// It returns the answer's JSON (null for none) or throws ApiError with the server's message,
+// Dropped, or the network's TypeError.
+async function api(path, { method = "GET", body, auth = true } = {}) {
+  let refreshed = false;
+  for (;;) {
+    const at = epoch;
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && session) headers["X-CSRF-Token"] = session.csrf_token;
+    const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+    const data = res.status === 204 ? null : await res.json().catch(() => null);
+    if (at !== epoch) throw new Dropped();
+    if (res.status === 401 && auth) {
+      await signInAgain(at);
+      continue;
+    }
+    // The cookie is shared by the tabs, the CSRF token is not: after a sign-in in another tab
+    // this one's token is stale, and its writes are refused until it fetches the new one.
+    if (res.status === 403 && method !== "GET" && session && !refreshed) {
+      refreshed = true;
+      if (await refreshSession(at)) continue;
+    }
+    if (!res.ok) throw new ApiError(res, data);
+    return data;
+  }
+}
+
+function signInAgain(at) {
+  if (at !== epoch) return Promise.reject(new Dropped());
+  sessionLost();
+  return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+}
+
+// refreshSession fetches the session's CSRF token again; true if it has changed.
+async function refreshSession(at) {
+  let info;
+  try { info = await api(SESSION, { auth: false }); } catch { return false; }
+  if (at !== epoch || !session) return false;
+  if (!samePerson(info.principal, session.principal)) {
+    signedIn(info); // another person signed in in another tab: this tab is theirs now
+    throw new Dropped();
+  }
+  if (info.csrf_token === session.csrf_token) return false;
+  session = info;
+  return true;
+}
+
+function samePerson(a, b) {
+  return !!a && !!b && a.kind === b.kind && a.id === b.id && a.role === b.role && (a.district ?? "") === (b.district ?? "");
+}
+
+// signedIn starts the console for the session. The same person signing in again after their
+// session ended goes on where they were: the waiting requests go on, the stream opens again.
+// Anyone else starts afresh, with nothing of the previous person's on the screen.
+function signedIn(info) {
+  const same = samePerson(lastPrincipal, info.principal);
+  session = info;
+  lastPrincipal = info.principal;
+  const held = waiting;
+  waiting = [];
+  if (!same) epoch++;
+  for (const w of held) same ? w.resolve() : w.reject(new Dropped());
+  hideSignIn();
+  renderWho();
+  if (same) resumeLive();
+  else startLive();
+}
+
+// sessionLost shows the sign-in panel when the session has ended in use; what is on the screen
+// stays under it.
+function sessionLost() {
+  if (!session) return;
+  lastPrincipal = session.principal;
+  session = null;
+  stopStream();
+  showSignIn(() => t("sessionEnded"), true);
+}
+
+async function signOut() {
+  const button = $("signout");
+  button.disabled = true;
+  try {
+    await api(SESSION, { method: "DELETE", auth: false });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) { // a 401: it had ended already
+      if (!(err instanceof Dropped)) $("message").textContent = t("signOutFailed") + err.message;
+      return;
+    }
+  } finally {
+    button.disabled = false;
+  }
+  epoch++;
+  for (const w of waiting) w.reject(new Dropped());
+  waiting = [];
+  session = lastPrincipal = null;
+  clearView();
+  $("username").value = "";
+  showSignIn(() => t("signedOut"), true);
+}
+
+// startLive loads what a newly signed-in person sees; resumeLive opens the stream again and
+// reloads the lists it cannot resume.
+function startLive() {
+  clearView();
+  loadStats();
+  districts().then(renderWho, () => {});
+  if (map) {
+    loadOutlines();
+    resumeLive();
+  }
+  // The hotline's telephony system can open the console on a call with the code already known:
+  // /?code=414743 looks it up once signed in.
+  if (linked) {
+    $("code").value = linked;
+    lookup(linked.trim());
+    linked = null;
+  }
+}
+
+function resumeLive() {
+  if (!map || !session) return;
+  startStream();
+  loadVehicles();
+  loadIncidents();
+}
+
+// clearView takes everything of the previous session off the screen.
+function clearView() {
+  stopStream();
+  clearTimeout(listRetry);
+  queued = null;
+  vehiclesSeq++;
+  incidentsSeq++;
+  shown = null;
+  $("elevator").hidden = true;
+  $("message").textContent = "";
+  $("suggestions").replaceChildren();
+  $("code").value = "";
+  statsFigures = null;
+  renderStats();
+  districtsReq = null;
+  districtNames.clear();
+  if (!map) return;
+  elevatorOnMap(null);
+  for (const id of [...fleet.keys()]) removeVehicle(id);
+  for (const ring of incidents.values()) ring.remove();
+  incidents.clear();
+  districtLayer.clearLayers();
+  fitted = districtsSettled = false;
+  streamDown = false;
+  renderLegend();
+}
+
+// The header names who is signed in: full name, role, and district when they have one.
+function renderWho() {
+  const p = session?.principal;
+  $("who").hidden = !p;
+  if (!p) return;
+  $("who-name").textContent = p.display || p.name;
+  $("who-role").textContent = t("roles")[p.role] ?? p.role ?? "";
+  $("who-district").textContent = p.district ? t("whoDistrict")(districtNames.get(p.district) ?? p.district) : "";
+}
+
+// The sign-in panel's line of text is kept as a function, so that it follows the language (and
+// counts down a wait).
+let note = null, noteInfo = false, noteTimer = null;
+
+function setNote(render, info = false, ticking = false) {
+  note = render;
+  noteInfo = info;
+  clearInterval(noteTimer);
+  if (ticking) noteTimer = setInterval(renderNote, 1000);
+  renderNote();
+}
+
+function renderNote() {
+  const line = note ? note() : "";
+  $("signin-message").textContent = line;
+  $("signin-message").classList.toggle("info", noteInfo);
+  if (!line) clearInterval(noteTimer);
+}
+
+function showSignIn(render = null, info = false) {
+  const panel = $("signin");
+  const opening = panel.hidden || panel.classList.contains("checking");
+  panel.hidden = false;
+  panel.classList.remove("checking");
+  document.querySelector("main").inert = true;
+  $("map").inert = true;
+  $("who").hidden = true;
+  setNote(render, info);
+  if (!opening) return;
+  const user = $("username");
+  if (!user.value && lastPrincipal) user.value = lastPrincipal.name;
+  $("password").value = "";
+  user.focus();
+  user.select();
+}
+
+function hideSignIn() {
+  $("signin").hidden = true;
+  $("signin").classList.remove("checking");
+  document.querySelector("main").inert = false;
+  $("map").inert = false;
+  $("password").value = "";
+  setNote(null);
+  $("code").focus();
+}
+
+async function submitSignIn(ev) {
+  ev.preventDefault();
+  const username = $("username").value.trim(), password = $("password").value;
+  if (!username || !password) {
+    setNote(() => t("signInEmpty"));
+    (username ? $("password") : $("username")).focus();
+    return;
+  }
+  const button = $("signin-submit");
+  if (button.disabled) return;
+  button.disabled = true;
+  setNote(() => t("signingIn"), true);
+  try {
+    signedIn(await api(SESSION, { method: "POST", body: { username, password }, auth: false }));
+  } catch (err) {
+    if (err instanceof Dropped) return;
+    signInRefused(err);
+    $("password").value = "";
+    $("password").focus();
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// signInRefused says why the server refused the sign-in.
+function signInRefused(err) {
+  if (!(err instanceof ApiError)) return setNote(() => t("unreachable"));
+  if (err.status === 401) return setNote(() => t("badPassword"));
+  if (err.status === 429) {
+    const until = Date.now() + (err.retryAfter || 60) * 1000;
+    return setNote(() => {
+      const s = Math.ceil((until - Date.now()) / 1000);
+      return s > 0 ? t("rateLimited")(s) : "";
+    }, false, true);
+  }
+  if (err.status === 403 && err.detail.locked_until) {
+    const until = err.detail.locked_until;
+    return setNote(() => t("locked")(formatFixTime(until)));
+  }
+  // The only other refusal of a right password: the account is disabled.
+  if (err.status === 403) return setNote(() => t("disabled"));
+  setNote(() => t("signInFailed") + err.message);
+}
+
+// boot asks for the centre's time zone and the session, then starts the console or shows the
+// sign-in panel.
+async function boot() {
+  const zone = api("/api/v1/version", { auth: false }).then((info) => { if (info?.time_zone) TZ = info.time_zone; }).catch(() => {});
+  let info = null, problem = null;
+  try {
+    info = await api(SESSION, { auth: false });
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) problem = err;
+  }
+  await zone;
+  if (info) signedIn(info);
+  else showSignIn(problem ? () => (problem instanceof ApiError ? t("signInFailed") + problem.message : t("unreachable")) : null);
+}
+
 $("lookup").addEventListener("submit", (ev) => { ev.preventDefault(); lookup($("code").value.trim()); });
+$("signin-form").addEventListener("submit", submitSignIn);
+$("signout").addEventListener("click", signOut);
 $("lang").addEventListener("click", () => { lang = lang === "zh-CN" ? "en" : "zh-CN"; localStorage.setItem("lang", lang); applyLanguage(); });
-fetch("/api/v1/version").then((r) => r.ok ? r.json() : null).then((info) => { if (info?.time_zone) TZ = info.time_zone; }).catch(() => {});
+let linked = new URLSearchParams(location.search).get("code");
 try { initMap(); } catch (err) { console.warn("map unavailable:", err); map = null; }
 applyLanguage();
-$("code").focus();
-// The hotline's telephony system can open the console on a call with the code already known:
-// /?code=414743 looks it up at once.
-const linked = new URLSearchParams(location.search).get("code");
-if (linked) { $("code").value = linked; lookup(linked.trim()); }
+boot();
