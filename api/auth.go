@@ -122,6 +122,17 @@ func (s *Server) authenticate(c echo.Context, unsafe bool) (*liftrescue.Principa
 	return p, nil
 }
 
+// credentialOf is the secret the request proves itself with: the bearer key or the session token.
+func credentialOf(req *http.Request) string {
+	if bearer := bearerToken(req); bearer != "" {
+		return bearer
+	}
+	if cookie, err := req.Cookie(sessionCookie); err == nil {
+		return cookie.Value
+	}
+	return ""
+}
+
 // audit writes one line of the audit log. A failure to write it is logged, not answered: the
 // write itself has happened by then.
 func (s *Server) audit(c echo.Context, r route, p *liftrescue.Principal, status int, detail string) {

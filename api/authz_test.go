@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/api"
@@ -403,4 +404,70 @@ func TestRateLimit(t *testing.T) {
 	if rec := get(other); rec.Code != 200 {
 		t.Errorf("another key = %d, want 200", rec.Code)
 	}
+}
+
+// blockingStream holds every stream open until its request's context ends.
+type blockingStream struct{}
+
+func (blockingStream) Serve(w http.ResponseWriter, r *http.Request) error {
+	<-r.Context().Done()
+	return nil
+}
+
+// TestStreamEndsWithCredential: a live stream does not outlive the session or key it began with.
+func TestStreamEndsWithCredential(t *testing.T) {
+	defer api.SetRecheckEvery(20 * time.Millisecond)()
+	w := newRescueWorld(t)
+	srv := api.New(api.Config{Store: w.Store, Index: w.Index, Dispatch: w.Engine, Now: w.Clock.Now, Auth: w.auth,
+		Stream: blockingStream{}, Limits: testLimits, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	open := func(header []string) <-chan int {
+		done := make(chan int, 1)
+		go func() {
+			req := httptest.NewRequest("GET", "/api/v1/stream", nil)
+			for i := 0; i+1 < len(header); i += 2 {
+				req.Header.Set(header[i], header[i+1])
+			}
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			done <- rec.Code
+		}()
+		return done
+	}
+	ended := func(name string, done <-chan int) {
+		t.Helper()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("%s: the stream is still open", name)
+		}
+	}
+	session := signInWith(t, srv, w.auth, "zhangmin", liftrescue.RoleDispatcher, "")
+	byCookie := open(session)
+	key, err := w.auth.NewAPIKey(context.Background(), &liftrescue.APIKey{Name: "wall", Scopes: []liftrescue.Permission{liftrescue.PermRead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byKey := open([]string{"Authorization", "Bearer " + key})
+	select {
+	case <-byCookie:
+		t.Fatal("the stream ended while its session holds")
+	case <-time.After(100 * time.Millisecond):
+	}
+	req := httptest.NewRequest("DELETE", "/api/v1/session", nil)
+	for i := 0; i+1 < len(session); i += 2 {
+		req.Header.Set(session[i], session[i+1])
+	}
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	if rec.Code != 204 {
+		t.Fatalf("sign out = %d %s", rec.Code, rec.Body)
+	}
+	ended("after signing out", byCookie)
+	keys, _ := w.Store.ListAPIKeys(context.Background())
+	for _, k := range keys {
+		if k.Name == "wall" {
+			w.auth.RevokeAPIKey(context.Background(), k.ID)
+		}
+	}
+	ended("after revoking the key", byKey)
 }

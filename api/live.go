@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"net/http"
 	"slices"
@@ -252,7 +253,33 @@ func (s *Server) stream(c echo.Context) error {
 	if s.cfg.Stream == nil {
 		return liftrescue.Errorf(liftrescue.EUNAVAILABLE, "the live stream is not running on this server")
 	}
-	return s.cfg.Stream.Serve(c.Response(), c.Request())
+	req := c.Request()
+	ctx, cancel := context.WithCancel(req.Context())
+	defer cancel()
+	go s.endWithCredential(ctx, cancel, principalOf(c), credentialOf(req))
+	return s.cfg.Stream.Serve(c.Response(), req.WithContext(ctx))
+}
+
+// recheckEvery is how often an open stream's credential is checked again: a stream ends within
+// this long of its session ending or its key being revoked.
+var recheckEvery = 30 * time.Second
+
+// endWithCredential cancels a long request once its credential no longer holds.
+func (s *Server) endWithCredential(ctx context.Context, cancel func(), p *liftrescue.Principal, secret string) {
+	t := time.NewTicker(recheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if !s.cfg.Auth.StillValid(ctx, p, secret) {
+				s.logger.Info("stream ended: its credential no longer holds", "who", p.Name)
+				cancel()
+				return
+			}
+		}
+	}
 }
 
 func (s *Server) now() time.Time {

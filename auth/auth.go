@@ -104,7 +104,7 @@ func (s *Service) SignIn(ctx context.Context, username, password, remote, userAg
 	}
 	if u.LockedUntil != nil && now.Before(*u.LockedUntil) {
 		e := liftrescue.Errorf(liftrescue.EFORBIDDEN, "too many wrong passwords: this account is locked until %s", u.LockedUntil.Format(time.RFC3339))
-		e.Extra = map[string]any{"locked_until": u.LockedUntil}
+		e.Extra = map[string]any{"reason": "locked", "locked_until": u.LockedUntil}
 		return nil, e
 	}
 	if !VerifyPassword(u.PasswordHash, password) {
@@ -122,7 +122,9 @@ func (s *Service) SignIn(ctx context.Context, username, password, remote, userAg
 	}
 	if u.Disabled {
 		// Said only to someone who knows the password.
-		return nil, liftrescue.Errorf(liftrescue.EFORBIDDEN, "this account is disabled; ask an administrator")
+		e := liftrescue.Errorf(liftrescue.EFORBIDDEN, "this account is disabled; ask an administrator")
+		e.Extra = map[string]any{"reason": "disabled"}
+		return nil, e
 	}
 	if err := s.store.RecordSignIn(ctx, u.ID, 0, nil, &now); err != nil {
 		return nil, err
@@ -135,6 +137,30 @@ func (s *Service) SignIn(ctx context.Context, username, password, remote, userAg
 	}
 	u.LastSignInAt, u.FailedSignIns, u.LockedUntil = &now, 0, nil
 	return &SignedIn{Token: token, Session: sess, User: u, Principal: UserPrincipal(u)}, nil
+}
+
+// StillValid reports whether the credential a long request (a live stream) began with still
+// holds: the session not ended or expired and its user not disabled, the key not revoked. secret
+// is the session token or the key. It asks the store, not the cache; a store that cannot answer
+// is not taken as a no.
+func (s *Service) StillValid(ctx context.Context, p *liftrescue.Principal, secret string) bool {
+	var err error
+	if p.Kind == liftrescue.PrincipalAPIKey {
+		var k *liftrescue.APIKey
+		if k, err = s.store.FindAPIKey(ctx, Hash(secret)); err == nil {
+			return k.RevokedAt == nil
+		}
+	} else {
+		var u *liftrescue.User
+		if _, u, err = s.store.FindSession(ctx, Hash(secret), s.now().UTC()); err == nil {
+			return !u.Disabled
+		}
+	}
+	if liftrescue.ErrorCode(err) == liftrescue.ENOTFOUND {
+		return false
+	}
+	s.logger.Warn("auth: could not check a credential again", "who", p.Name, "err", err)
+	return true
 }
 
 // SignOut ends the session of the token; an unknown one is no error.
