@@ -16,7 +16,7 @@ type clock struct{ now time.Time }
 
 func (c *clock) Now() time.Time { return c.now }
 
-func newService(t *testing.T) (*auth.Service, liftrescue.Store, *clock) {
+func newService(t testing.TB) (*auth.Service, liftrescue.Store, *clock) {
 	t.Helper()
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "auth.db"), sqlite.Options{})
 	if err != nil {
