@@ -471,3 +471,44 @@ func TestStreamEndsWithCredential(t *testing.T) {
 	}
 	ended("after revoking the key", byKey)
 }
+
+// TestSecretsStayOutOfLogs: passwords, keys, session tokens and responder links never reach the
+// log, nor the audit log.
+func TestSecretsStayOutOfLogs(t *testing.T) {
+	w := newRescueWorld(t)
+	var logs strings.Builder
+	srv := api.New(api.Config{Store: w.Store, Index: w.Index, Dispatch: w.Engine, Now: w.Clock.Now, Auth: w.auth, Limits: testLimits,
+		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	session := signInWith(t, srv, w.auth, "zhangmin", liftrescue.RoleDispatcher, "")
+	const link = "abcdefghijklmnopqrstuvwxyz234567"
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/r/" + link, ""},
+		{"POST", "/r/" + link, `{"action":"accept"}`},
+		{"GET", "/api/v1/incidents", ""},
+		{"POST", "/api/v1/session", `{"username":"zhangmin","password":"` + testPassword + `"}`},
+	} {
+		req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+w.key)
+		req.Header.Set("Cookie", session[3])
+		srv.ServeHTTP(httptest.NewRecorder(), req)
+	}
+	var audit strings.Builder
+	entries, err := w.Store.ListAudit(context.Background(), liftrescue.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewEncoder(&audit).Encode(entries)
+	cookie := strings.TrimPrefix(session[3], "liftrescue_session=")
+	for _, secret := range []string{link, testPassword, w.key, cookie} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds a secret %.12s…:\n%s", secret, logs.String())
+		}
+		if strings.Contains(audit.String(), secret) {
+			t.Errorf("the audit log holds a secret %.12s…", secret)
+		}
+	}
+	if !strings.Contains(logs.String(), "/r/…") {
+		t.Errorf("the log does not show the redacted link:\n%s", logs.String())
+	}
+}

@@ -99,7 +99,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	if status >= 500 {
 		s.logger.Error("request failed", "request_id", c.Response().Header().Get(echo.HeaderXRequestID),
-			"method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+			"method", c.Request().Method, "path", redactPath(c.Request().URL.Path), "err", err)
 	}
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
@@ -221,7 +221,7 @@ func logRequest(logger *slog.Logger, c echo.Context, status int, err error) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	attrs := []any{"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
+	attrs := []any{"method", c.Request().Method, "path", redactPath(c.Request().URL.Path), "status", status,
 		"request_id", c.Response().Header().Get(echo.HeaderXRequestID)}
 	if err != nil && status >= 500 {
 		attrs = append(attrs, "err", err)

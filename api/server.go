@@ -112,7 +112,7 @@ func New(cfg Config) *Server {
 	e.Use(requestID)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			s.logger.Error("panic", "path", c.Request().URL.Path, "err", err, "stack", string(stack))
+			s.logger.Error("panic", "path", redactPath(c.Request().URL.Path), "err", err, "stack", string(stack))
 			return liftrescue.Errorf(liftrescue.EINTERNAL, "internal error")
 		},
 	}))
