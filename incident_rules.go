@@ -161,6 +161,13 @@ func Decide(inc *Incident, in Input, now time.Time, p *Policy) (*Outcome, error)
 	if in.Actor.Kind == "" {
 		return nil, Invalid("actor", "is required")
 	}
+	// Free texts go into the append-only record whatever the action: bounded and printable there.
+	var texts problems
+	checkText(&texts, "reason", in.Reason, false, 500)
+	checkText(&texts, "note", in.Note, false, 2000)
+	if err := texts.err("action"); err != nil {
+		return nil, err
+	}
 	if err := s.apply(); err != nil {
 		return nil, err
 	}

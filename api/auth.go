@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"math"
@@ -145,7 +146,10 @@ func (s *Server) audit(c echo.Context, r route, p *liftrescue.Principal, status 
 	if e.Detail == "" {
 		e.Detail, _ = c.Get(auditDetailKey).(string)
 	}
-	if err := s.store.AppendAudit(req.Context(), []liftrescue.AuditEntry{e}); err != nil {
+	// The write has happened; a client that hangs up on its answer must not cancel its record.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), 10*time.Second)
+	defer cancel()
+	if err := s.store.AppendAudit(ctx, []liftrescue.AuditEntry{e}); err != nil {
 		s.logger.Error("audit: could not write", "action", e.Action, "actor", e.ActorName, "err", err)
 	}
 }

@@ -409,7 +409,7 @@ func TestRateLimit(t *testing.T) {
 // blockingStream holds every stream open until its request's context ends.
 type blockingStream struct{}
 
-func (blockingStream) Serve(w http.ResponseWriter, r *http.Request) error {
+func (blockingStream) ServeScoped(w http.ResponseWriter, r *http.Request, district string) error {
 	<-r.Context().Done()
 	return nil
 }
@@ -422,15 +422,7 @@ func TestStreamEndsWithCredential(t *testing.T) {
 		Stream: blockingStream{}, Limits: testLimits, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	open := func(header []string) <-chan int {
 		done := make(chan int, 1)
-		go func() {
-			req := httptest.NewRequest("GET", "/api/v1/stream", nil)
-			for i := 0; i+1 < len(header); i += 2 {
-				req.Header.Set(header[i], header[i+1])
-			}
-			rec := httptest.NewRecorder()
-			srv.ServeHTTP(rec, req)
-			done <- rec.Code
-		}()
+		go func() { done <- serve(srv, "GET", "/api/v1/stream", "", header...).Code }()
 		return done
 	}
 	ended := func(name string, done <-chan int) {
@@ -453,13 +445,7 @@ func TestStreamEndsWithCredential(t *testing.T) {
 		t.Fatal("the stream ended while its session holds")
 	case <-time.After(100 * time.Millisecond):
 	}
-	req := httptest.NewRequest("DELETE", "/api/v1/session", nil)
-	for i := 0; i+1 < len(session); i += 2 {
-		req.Header.Set(session[i], session[i+1])
-	}
-	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, req)
-	if rec.Code != 204 {
+	if rec := serve(srv, "DELETE", "/api/v1/session", "", session...); rec.Code != 204 {
 		t.Fatalf("sign out = %d %s", rec.Code, rec.Body)
 	}
 	ended("after signing out", byCookie)
@@ -510,5 +496,29 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "/r/…") {
 		t.Errorf("the log does not show the redacted link:\n%s", logs.String())
+	}
+}
+
+// scopeStream records the district a stream was served for.
+type scopeStream struct{ got chan string }
+
+func (s scopeStream) ServeScoped(w http.ResponseWriter, r *http.Request, district string) error {
+	s.got <- district
+	return nil
+}
+
+// TestStreamScopedToDistrict: a district's dispatcher gets a stream of their district, city-wide
+// staff the whole city's.
+func TestStreamScopedToDistrict(t *testing.T) {
+	w := newRescueWorld(t)
+	st := scopeStream{got: make(chan string, 1)}
+	srv := api.New(api.Config{Store: w.Store, Index: w.Index, Dispatch: w.Engine, Now: w.Clock.Now, Auth: w.auth,
+		Stream: st, Limits: testLimits, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	for _, who := range []struct{ name, district string }{{"xuecheng", "370403"}, {"city", ""}} {
+		header := signInWith(t, srv, w.auth, who.name, liftrescue.RoleDispatcher, who.district)
+		serve(srv, "GET", "/api/v1/stream", "", header...)
+		if got := <-st.got; got != who.district {
+			t.Errorf("%s's stream is scoped to %q, want %q", who.name, got, who.district)
+		}
 	}
 }

@@ -44,16 +44,21 @@ func newRescueWorld(tb testing.TB) *rescueWorld {
 // do sends a request with a body (as JSON unless a Content-Type is among the header pairs) and
 // returns the recorder.
 func (w *rescueWorld) do(method, path, body string, header ...string) *httptest.ResponseRecorder {
+	return serve(w.server, method, path, body, append([]string{"Authorization", "Bearer " + w.key}, header...)...)
+}
+
+// serve sends a request to h with a body (as JSON unless a Content-Type is among the header
+// pairs) and returns the recorder.
+func serve(h http.Handler, method, path, body string, header ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Authorization", "Bearer "+w.key)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
 	rec := httptest.NewRecorder()
-	w.server.ServeHTTP(rec, req)
+	h.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -202,6 +207,10 @@ func TestIncidentScenarios(t *testing.T) {
 		{name: "cancel without a reason", method: "POST", path: actions, body: `{"action":"cancel","cancel_reason":"bored"}`, status: 422, code: "invalid"},
 		{name: "dispatch nothing", method: "POST", path: actions, body: `{"action":"dispatch"}`, status: 422, code: "invalid"},
 		{name: "dispatch no vehicle", method: "POST", path: actions, body: `{"action":"dispatch","vehicle_id":99999}`, status: 422, code: "invalid", contains: []string{`"field":"vehicle_id"`}},
+		{name: "a reason longer than the record takes", method: "POST", path: actions, body: `{"action":"escalate","reason":"` + strings.Repeat("无人接听", 126) + `"}`, status: 422,
+			contains: []string{`"field":"reason"`, "longer than 500"}},
+		{name: "a note with a NUL", method: "POST", path: actions, body: `{"action":"cancel","cancel_reason":"false_alarm","note":"a\u0000b"}`, status: 422,
+			contains: []string{`"field":"note"`, "control characters"}},
 		{name: "an API key acts as the system it belongs to", method: "POST", path: actions, body: `{"action":"note","note":"乘客情绪稳定"}`, status: 200,
 			contains: []string{`"kind":"note","actor":{"kind":"caller","name":"test-admin"}`}},
 		{name: "a X-Dispatcher header names nobody", method: "POST", path: actions, body: `{"action":"note","note":"乘客情绪稳定"}`, dispatcher: "wanglei", status: 200,

@@ -56,6 +56,10 @@ func (s *Server) postPositions(c echo.Context) error {
 	if res.Accepted == 0 && len(res.Rejected) > 0 && allRetryable(res.Rejected) {
 		return s.historyBehind(c)
 	}
+	if res.Accepted == 0 && len(res.Rejected) > 0 && allRateLimited(res.Rejected) {
+		c.Response().Header().Set("Retry-After", "1")
+		return liftrescue.Errorf(codeRateLimited, "these devices send more fixes than a tracker would: nothing was accepted; slow down")
+	}
 	return c.JSON(http.StatusOK, reply)
 }
 
@@ -68,6 +72,15 @@ func (s *Server) historyBehind(c echo.Context) error {
 func allRetryable(ds []liftrescue.Detail) bool {
 	for _, d := range ds {
 		if d.Reason != gps.ReasonHistoryBacklog && d.Reason != gps.ReasonClosed {
+			return false
+		}
+	}
+	return true
+}
+
+func allRateLimited(ds []liftrescue.Detail) bool {
+	for _, d := range ds {
+		if d.Reason != gps.ReasonRateLimited {
 			return false
 		}
 	}
@@ -256,8 +269,13 @@ func (s *Server) stream(c echo.Context) error {
 	req := c.Request()
 	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
-	go s.endWithCredential(ctx, cancel, principalOf(c), credentialOf(req))
-	return s.cfg.Stream.Serve(c.Response(), req.WithContext(ctx))
+	p := principalOf(c)
+	go s.endWithCredential(ctx, cancel, p, credentialOf(req))
+	err := s.cfg.Stream.ServeScoped(c.Response(), req.WithContext(ctx), p.District)
+	if liftrescue.ErrorCode(err) == liftrescue.EUNAVAILABLE {
+		c.Response().Header().Set("Retry-After", "5") // too many streams open, or shutting down
+	}
+	return err
 }
 
 // recheckEvery is how often an open stream's credential is checked again: a stream ends within

@@ -7,7 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// requestID gives every request an id, returned in X-Request-Id and written to the log. A caller's
+// requestID gives every request an id, and every answer the headers that keep browsers safe, returned in X-Request-Id and written to the log. A caller's
 // own id (the hotline system's) is kept so that one call can be followed across systems, but only
 // when it looks like an id: short, and of letters, digits, '-', '_' and '.'.
 func requestID(next echo.HandlerFunc) echo.HandlerFunc {
@@ -16,7 +16,13 @@ func requestID(next echo.HandlerFunc) echo.HandlerFunc {
 		if !plausibleID(id) {
 			id = newRequestID()
 		}
-		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		h := c.Response().Header()
+		h.Set(echo.HeaderXRequestID, id)
+		// No answer is to be sniffed into a script, framed by another site, or leak its URL (a
+		// responder's link) to the sites its page loads from (map tiles).
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
 		return next(c)
 	}
 }

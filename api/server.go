@@ -62,9 +62,10 @@ type Config struct {
 }
 
 // EventStream serves the live event stream on one request: it returns an error, before writing
-// anything, for a request it cannot serve, and nil once the stream has ended.
+// anything, for a request it cannot serve, and nil once the stream has ended. A stream scoped to
+// a district carries that district's incidents and no other's ("" is city-wide).
 type EventStream interface {
-	Serve(w http.ResponseWriter, r *http.Request) error
+	ServeScoped(w http.ResponseWriter, r *http.Request, district string) error
 }
 
 // Server is the HTTP API.

@@ -5,6 +5,7 @@
 // The decoders do no I/O of their own: they turn bytes and requests into liftrescue.Fix values and
 // protocol answers, so that the servers around them stay thin and every decoder can be fuzzed on
 // its own. Real device captures under testdata/protocols are their conformance vectors. The
-// Pipeline is what every server hands fixes to: it checks them, maps devices to vehicles, moves
-// vehicles in the live index and writes the history in batches from a goroutine of its own.
+// Pipeline is what every server hands fixes to: it checks them, maps devices to vehicles, holds
+// each device to its rate limit, moves vehicles in the live index and writes the history in
+// batches from a goroutine of its own.
 package gps

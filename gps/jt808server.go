@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -47,8 +48,9 @@ var ErrServerClosed = fmt.Errorf("gps: server shut down: %w", net.ErrClosed)
 // answered "unsupported".
 //
 // A location message is answered with failure when the pipeline refused any of its fixes for its
-// backlog or its shutdown: the terminal keeps the fixes in its blind-area storage and sends them
-// again. Fixes refused as invalid are answered with success: sending them again helps nobody.
+// backlog, its shutdown or the device's rate limit (PipelineConfig.DeviceRate): the terminal keeps
+// the fixes in its blind-area storage and sends them again. Fixes refused as invalid are answered
+// with success: sending them again helps nobody.
 //
 // Frames that cannot be read (checksum, escape, length) are dropped and counted, and the
 // connection stays up; a message whose body cannot be read is answered "bad message". A
@@ -68,6 +70,12 @@ type JT808Server struct {
 	// MaxConns bounds the connections open at once: beyond it a new connection is closed at once
 	// and counted. 0 means DefaultJT808MaxConns, a negative number no bound.
 	MaxConns int
+	// MaxConnsPerAddr bounds the connections open at once from one remote address, so that one
+	// client cannot take all of MaxConns: beyond it a new connection is closed at once and
+	// counted. IPv6 addresses count by /64, what one subscriber gets. 0 or less means no bound.
+	// Carriers put many terminals behind one NAT address: set it well above the terminals one
+	// address may carry.
+	MaxConnsPerAddr int
 	// DisableRegistration answers every registration (0x0100) with "terminal not in the database",
 	// for deployments that configure terminals with their auth codes. Registration over the air
 	// hands the device secret to whoever names a known terminal (and its plate, if it sends one):
@@ -83,6 +91,7 @@ type JT808Server struct {
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
 	conns     map[*jtConn]struct{}
+	perAddr   map[netip.Addr]int // connections open by remote address (see connAddr)
 	wg        sync.WaitGroup
 	down      atomic.Bool
 	downCh    chan struct{} // closed by Shutdown; under mu
@@ -95,6 +104,9 @@ type JT808Stats struct {
 	Accepted int64 // connections accepted, the refused ones included
 	Refused  int64 // connections closed at once because MaxConns were open
 	Timeouts int64 // connections closed after IdleTimeout without a valid frame or an auth
+	// RefusedPerAddr counts connections closed at once because MaxConnsPerAddr were open from
+	// their address.
+	RefusedPerAddr int64
 	// Rounds counts the reads whose frames were handled together, in one Accept call and one
 	// write (those with a valid frame): Frames/Rounds says how well a busy server batches.
 	Rounds int64
@@ -106,6 +118,9 @@ type JT808Stats struct {
 	Skipped   int64 // bytes outside frames
 	// Fixes and FixesRejected count the fixes the pipeline kept and refused; Pipeline.Stats says why.
 	Fixes, FixesRejected int64
+	// RateLimited counts location messages answered with failure because their terminal sent more
+	// fixes than its rate limit allows (PipelineConfig.DeviceRate).
+	RateLimited int64
 	// Unauthenticated counts location messages from a session not authenticated for their
 	// terminal, answered with failure.
 	Unauthenticated int64
@@ -117,7 +132,7 @@ type JT808Stats struct {
 
 // jtCounters are the shared counters; connections add to them once per read.
 type jtCounters struct {
-	accepted, refused, timeouts, rounds, frames, skipped, fixes, fixesRejected,
+	accepted, refused, refusedPerAddr, timeouts, rounds, frames, skipped, fixes, fixesRejected, rateLimited,
 	unauthenticated, authFailures, registered, registerRefused, unsupported atomic.Int64
 	bad [len(faultNames)]atomic.Int64
 }
@@ -126,8 +141,9 @@ type jtCounters struct {
 func (s *JT808Server) Stats() JT808Stats {
 	st := JT808Stats{
 		Accepted: s.c.accepted.Load(), Refused: s.c.refused.Load(), Timeouts: s.c.timeouts.Load(),
-		Rounds: s.c.rounds.Load(), Frames: s.c.frames.Load(), Skipped: s.c.skipped.Load(), Fixes: s.c.fixes.Load(),
-		FixesRejected: s.c.fixesRejected.Load(), Unauthenticated: s.c.unauthenticated.Load(),
+		RefusedPerAddr: s.c.refusedPerAddr.Load(), Rounds: s.c.rounds.Load(), Frames: s.c.frames.Load(),
+		Skipped: s.c.skipped.Load(), Fixes: s.c.fixes.Load(), FixesRejected: s.c.fixesRejected.Load(),
+		RateLimited: s.c.rateLimited.Load(), Unauthenticated: s.c.unauthenticated.Load(),
 		AuthFailures: s.c.authFailures.Load(), Registered: s.c.registered.Load(),
 		RegisterRefused: s.c.registerRefused.Load(), Unsupported: s.c.unsupported.Load(),
 		BadFrames: map[Fault]int64{},
@@ -195,6 +211,7 @@ func (s *JT808Server) Serve(ln net.Listener) error {
 	}
 	if s.listeners == nil {
 		s.listeners, s.conns, s.downCh = map[net.Listener]struct{}{}, map[*jtConn]struct{}{}, make(chan struct{})
+		s.perAddr = map[netip.Addr]int{}
 	}
 	s.listeners[ln] = struct{}{}
 	down := s.downCh
@@ -228,6 +245,8 @@ func (s *JT808Server) Serve(ln net.Listener) error {
 		}
 		backoff = 0
 		s.c.accepted.Add(1)
+		addr, capped := connAddr(nc.RemoteAddr())
+		capped = capped && s.MaxConnsPerAddr > 0
 		s.mu.Lock()
 		switch {
 		case s.down.Load():
@@ -239,18 +258,26 @@ func (s *JT808Server) Serve(ln net.Listener) error {
 			s.c.refused.Add(1)
 			nc.Close()
 			continue
+		case capped && s.perAddr[addr] >= s.MaxConnsPerAddr:
+			s.mu.Unlock()
+			s.c.refusedPerAddr.Add(1)
+			nc.Close()
+			// Debug only: a client that opens connections without end would fill the log.
+			s.logger().Debug("JT/T 808 connection refused: too many open from its address",
+				"remote", nc.RemoteAddr(), "max_conns_per_addr", s.MaxConnsPerAddr)
+			continue
 		}
 		c := s.newConn(nc)
 		s.conns[c] = struct{}{}
+		if capped {
+			c.addr = addr
+			s.perAddr[addr]++
+		}
 		s.wg.Add(1)
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			defer func() {
-				s.mu.Lock()
-				delete(s.conns, c)
-				s.mu.Unlock()
-			}()
+			defer s.forget(c) // serve has done it, unless it panicked before
 			// A bug met by one terminal's bytes ends its connection, not the server, as net/http
 			// does with a request.
 			defer func() {
@@ -262,6 +289,42 @@ func (s *JT808Server) Serve(ln net.Listener) error {
 			}()
 			c.serve()
 		}()
+	}
+}
+
+// connAddr returns the address by which MaxConnsPerAddr counts a connection from remote: its IP
+// address, IPv4 the same whether mapped into IPv6 or not, and for IPv6 its /64, which a carrier
+// gives to one subscriber whole. It reports false for a remote that is no IP address.
+func connAddr(remote net.Addr) (netip.Addr, bool) {
+	tcp, ok := remote.(*net.TCPAddr)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	ip, ok := netip.AddrFromSlice(tcp.IP)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		ip = p.Addr()
+	}
+	return ip, true
+}
+
+// forget takes a connection that ends out of the server's count, so that its places are free. It
+// may be called more than once.
+func (s *JT808Server) forget(c *jtConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.conns[c]; !ok {
+		return
+	}
+	delete(s.conns, c)
+	if c.addr.IsValid() {
+		if s.perAddr[c.addr]--; s.perAddr[c.addr] <= 0 {
+			delete(s.perAddr, c.addr)
+		}
 	}
 }
 
@@ -311,6 +374,7 @@ func (s *JT808Server) Shutdown(ctx context.Context) error {
 type jtConn struct {
 	s       *JT808Server
 	nc      net.Conn
+	addr    netip.Addr // its place in JT808Server.perAddr; the zero Addr for none
 	br      *bufio.Reader
 	fr      *FrameReader
 	serial  uint16 // of the platform's next message
@@ -340,8 +404,8 @@ type jtAnswer struct {
 }
 
 type jtDelta struct {
-	frames, unauthenticated, authFailures, registered, registerRefused, unsupported int64
-	bad                                                                             [len(faultNames)]int64
+	frames, unauthenticated, authFailures, registered, registerRefused, unsupported, rateLimited int64
+	bad                                                                                          [len(faultNames)]int64
 }
 
 func (s *JT808Server) newConn(nc net.Conn) *jtConn {
@@ -360,6 +424,9 @@ func (c *jtConn) serve() {
 	log.Debug("JT/T 808 connection opened", "remote", c.nc.RemoteAddr())
 	why := "closed by the terminal"
 	defer func() {
+		// The places are freed before the connection is closed: a terminal that sees its
+		// connection end may open another at once.
+		s.forget(c)
 		c.nc.Close()
 		log.Debug("JT/T 808 connection closed", "remote", c.nc.RemoteAddr(), "terminal", c.session,
 			"why", why, "duration", s.now().Sub(start))
@@ -595,13 +662,17 @@ func (c *jtConn) finishRound() error {
 			// are the answers.
 			a := 0
 			for _, d := range res.Rejected {
-				if d.Reason != ReasonHistoryBacklog && d.Reason != ReasonClosed || d.Index == nil {
+				limited := d.Reason == ReasonRateLimited
+				if !limited && d.Reason != ReasonHistoryBacklog && d.Reason != ReasonClosed || d.Index == nil {
 					continue
 				}
 				for a < len(c.answers) && c.answers[a].to <= *d.Index {
 					a++
 				}
 				if a < len(c.answers) && c.answers[a].from <= *d.Index {
+					if limited && c.answers[a].result != ResultFailed {
+						c.n.rateLimited++
+					}
 					c.answers[a].result = ResultFailed
 				}
 			}
@@ -668,6 +739,7 @@ func (c *jtConn) count() {
 	add(&s.registered, n.registered)
 	add(&s.registerRefused, n.registerRefused)
 	add(&s.unsupported, n.unsupported)
+	add(&s.rateLimited, n.rateLimited)
 	for f, v := range n.bad {
 		add(&s.bad[f], v)
 	}

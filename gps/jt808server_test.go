@@ -566,6 +566,28 @@ func TestJT808Backlog(t *testing.T) {
 	c.expect(MsgLocation, locBody(at(-1), 0, located, 0), ResultFailed)
 }
 
+// TestJT808RateLimited: a message with a fix over its terminal's rate limit is answered with
+// failure, so that the terminal sends it again later, and counted.
+func TestJT808RateLimited(t *testing.T) {
+	var clock testClock
+	f := mustJT808(t, 1, PipelineConfig{Now: clock.Now, DeviceRate: 1, DeviceBurst: 2}, &JT808Server{})
+	c := f.dial(t, Version2013, dev(0))
+	c.expect(MsgAuth, authBody(Version2013, f.secretOf(t, f.vehicles[0])), ResultOK)
+	c.expect(MsgLocation, locBody(at(-50), 0, located, 0), ResultOK)
+	// One item of the batch fits in the limit: the batch fails as a whole.
+	c.expect(MsgLocationBatch, batchBody(locBody(at(-40), 0, located, 0), locBody(at(-30), 0, located, 0)), ResultFailed)
+	c.expect(MsgLocation, locBody(at(-20), 0, located, 0), ResultFailed)
+	c.expect(MsgHeartbeat, nil, ResultOK)
+	clock.Add(time.Second)
+	c.expect(MsgLocation, locBody(at(-20), 0, located, 0), ResultOK)
+	f.wantAt(t, f.vehicles[0], -20, 0)
+
+	st, ps := f.srv.Stats(), f.p.Stats()
+	if st.RateLimited != 2 || st.Fixes != 3 || st.FixesRejected != 2 || ps.Rejected[ReasonRateLimited] != 2 {
+		t.Errorf("stats = %+v, pipeline %+v", st, ps)
+	}
+}
+
 // TestJT808Pipelined: many messages in one write are answered in order, serials counting up.
 func TestJT808Pipelined(t *testing.T) {
 	f := mustJT808(t, 1, PipelineConfig{}, &JT808Server{})
@@ -657,6 +679,52 @@ func TestJT808MaxConns(t *testing.T) {
 	c1.expect(MsgHeartbeat, nil, ResultOK)
 	if st := f.srv.Stats(); st.Refused != 1 || st.Open != 1 || st.Accepted != 2 {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestJT808MaxConnsPerAddr: from an address that holds MaxConnsPerAddr connections, another is
+// closed at once while the others go on; when one of them ends, a new one is served.
+func TestJT808MaxConnsPerAddr(t *testing.T) {
+	const limit = 3
+	f := mustJT808(t, 1, PipelineConfig{}, &JT808Server{MaxConnsPerAddr: limit})
+	var conns []*jtClient
+	for range limit {
+		c := f.dial(t, Version2013, dev(0))
+		c.expect(MsgHeartbeat, nil, ResultOK)
+		conns = append(conns, c)
+	}
+	f.dial(t, Version2013, dev(0)).closed()
+	for _, c := range conns {
+		c.expect(MsgHeartbeat, nil, ResultOK)
+	}
+	conns[0].expect(MsgLogout, nil, ResultOK)
+	conns[0].closed()
+	f.dial(t, Version2013, dev(0)).expect(MsgHeartbeat, nil, ResultOK)
+	if st := f.srv.Stats(); st.RefusedPerAddr != 1 || st.Refused != 0 || st.Open != limit || st.Accepted != limit+2 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestConnAddr(t *testing.T) {
+	for _, tc := range []struct {
+		remote net.Addr
+		want   string
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 40001}, "192.0.2.7"},
+		{&net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.7"), Port: 40002}, "192.0.2.7"}, // the same, on a dual-stack socket
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:a:b:c:d"), Port: 40003}, "2001:db8:1:2::"},
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2::9"), Port: 40004}, "2001:db8:1:2::"}, // the same /64
+		{&net.TCPAddr{IP: net.ParseIP("2001:db8:1:3::9"), Port: 40005}, "2001:db8:1:3::"},
+		{&net.TCPAddr{}, "none"},
+		{&net.UnixAddr{Name: "@", Net: "unix"}, "none"},
+	} {
+		got := "none"
+		if a, ok := connAddr(tc.remote); ok {
+			got = a.String()
+		}
+		if got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.remote, got, tc.want)
+		}
 	}
 }
 

@@ -37,7 +37,8 @@ type OsmAndStats struct {
 	Requests int64 // requests answered
 	Accepted int64 // answered 200: the pipeline kept the fix
 	// Refused counts the other answers by status: 400 (malformed or invalid), 401 (unknown device
-	// or bad token), 405 (method), 413 (body too large), 503 (backlog or shutdown).
+	// or bad token), 405 (method), 413 (body too large), 429 (the device's rate limit), 503
+	// (backlog or shutdown).
 	Refused map[int]int64
 }
 
@@ -54,8 +55,9 @@ type OsmAndStats struct {
 // the pipeline keeps only in the history, out of order or an impossible jump, is kept too); 400
 // with a one-line reason when the request cannot be read or the fix is invalid; 401 for an unknown
 // device or a missing or wrong token, without saying which; 405 for methods other than GET and
-// POST; 413 for a body over MaxOsmAndBody; 503 with Retry-After while the ingest refuses fixes
-// for its backlog or its shutdown, so that the client keeps the fix and sends it again.
+// POST; 413 for a body over MaxOsmAndBody; 429 with Retry-After when the device sends more than
+// PipelineConfig.DeviceRate allows; 503 with Retry-After while the ingest refuses fixes for its
+// backlog or its shutdown. On 429 and 503 the client keeps the fix and sends it again.
 //
 // The handler does not log per request and allocates little beyond what parsing needs: it must
 // keep up with a city's fleet on a small machine.
@@ -64,10 +66,13 @@ type OsmAndHandler struct {
 	now        func() time.Time
 	log        *slog.Logger
 	retryAfter []string
+	// retryLimited is Retry-After of a 429: the time the device's rate limit takes to allow one
+	// more fix.
+	retryLimited []string
 
-	requests, accepted                   atomic.Int64
-	bad, unauthorized, method, large, na atomic.Int64
-	lastWarn                             atomic.Int64 // unix nanoseconds of the last 503 warning
+	requests, accepted                            atomic.Int64
+	bad, unauthorized, method, large, limited, na atomic.Int64
+	lastWarn                                      atomic.Int64 // unix nanoseconds of the last 503 warning
 }
 
 var _ http.Handler = (*OsmAndHandler)(nil)
@@ -83,9 +88,14 @@ func NewOsmAndHandler(p *Pipeline, opts OsmAndOptions) *OsmAndHandler {
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = DefaultOsmAndRetryAfter
 	}
-	secs := int64((opts.RetryAfter + time.Second - 1) / time.Second)
 	return &OsmAndHandler{p: p, now: opts.Now, log: opts.Logger,
-		retryAfter: []string{strconv.FormatInt(secs, 10)}}
+		retryAfter: retryAfterHeader(opts.RetryAfter), retryLimited: retryAfterHeader(p.limit.retryAfter())}
+}
+
+// retryAfterHeader is the value of a Retry-After header for d, in whole seconds, at least one.
+func retryAfterHeader(d time.Duration) []string {
+	secs := max(int64((d+time.Second-1)/time.Second), 1)
+	return []string{strconv.FormatInt(secs, 10)}
 }
 
 // Header values shared by every answer: net/http only reads them.
@@ -101,6 +111,7 @@ var (
 const (
 	msgUnauthorized = "device not recognised: check the device id and its token"
 	msgUnavailable  = "the server is busy: send the position again later"
+	msgRateLimited  = "too many positions from this device: send the position again later"
 	msgMethod       = "method not allowed: send positions with GET or POST"
 )
 
@@ -163,6 +174,10 @@ func (h *OsmAndHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.unauthorized.Add(1)
 		w.Header()["Www-Authenticate"] = bearer
 		h.fail(w, http.StatusUnauthorized, msgUnauthorized)
+	case ReasonRateLimited:
+		h.limited.Add(1)
+		w.Header()["Retry-After"] = h.retryLimited
+		h.fail(w, http.StatusTooManyRequests, msgRateLimited)
 	case ReasonHistoryBacklog, ReasonClosed:
 		h.na.Add(1)
 		h.warnUnavailable(now, d.Reason)
@@ -206,6 +221,7 @@ func (h *OsmAndHandler) Stats() OsmAndStats {
 			http.StatusUnauthorized:          h.unauthorized.Load(),
 			http.StatusMethodNotAllowed:      h.method.Load(),
 			http.StatusRequestEntityTooLarge: h.large.Load(),
+			http.StatusTooManyRequests:       h.limited.Load(),
 			http.StatusServiceUnavailable:    h.na.Load(),
 		},
 	}

@@ -264,7 +264,7 @@ func TestOsmAndServer(t *testing.T) {
 		t.Errorf("401 says %q: it must not say which of device and token is wrong", unauthorized)
 	}
 	st := h.Stats()
-	want := OsmAndStats{Requests: 21, Accepted: 9, Refused: map[int]int64{400: 5, 401: 5, 405: 1, 413: 1, 503: 0}}
+	want := OsmAndStats{Requests: 21, Accepted: 9, Refused: map[int]int64{400: 5, 401: 5, 405: 1, 413: 1, 429: 0, 503: 0}}
 	if st.Requests != want.Requests || st.Accepted != want.Accepted || len(st.Refused) != len(want.Refused) {
 		t.Errorf("stats = %+v, want %+v", st, want)
 	}
@@ -285,31 +285,61 @@ func basicAuth(user, pass string) string {
 	return strings.TrimPrefix(r.Header.Get("Authorization"), "Basic ")
 }
 
+// postFix sends vehicle 0's fix of pipeT0 plus seconds as Traccar Client does.
+func postFix(tb testing.TB, f *pipeFixture, srv *httptest.Server, seconds int) osmAndReply {
+	tb.Helper()
+	return osmAndCall{method: "POST", target: "/?token=" + f.secretOf(tb, f.vehicles[0]), contentType: "application/x-www-form-urlencoded",
+		body: "id=" + dev(0) + "&lat=34.86&lon=117.55&timestamp=" + strconv.FormatInt(pipeT0.Unix()+int64(seconds), 10)}.do(tb, srv)
+}
+
 // TestOsmAndServerUnavailable: while the ingest refuses fixes for its backlog or its shutdown, the
 // client is told to send them again later.
 func TestOsmAndServerUnavailable(t *testing.T) {
 	f := MustPipeline(t, 1, PipelineConfig{MaxBacklog: 1})
 	f.store.fail.Store(true)
 	h, srv := osmAndServer(t, f)
-	secret := f.secretOf(t, f.vehicles[0])
-	call := func(seconds int) osmAndReply {
-		return osmAndCall{method: "POST", target: "/?token=" + secret, contentType: "application/x-www-form-urlencoded",
-			body: "id=" + dev(0) + "&lat=34.86&lon=117.55&timestamp=" + strconv.FormatInt(pipeT0.Unix()+int64(seconds), 10)}.do(t, srv)
-	}
-	if got := call(-20); got.status != 200 {
+	if got := postFix(t, f, srv, -20); got.status != 200 {
 		t.Fatalf("first fix: %d %q", got.status, got.body)
 	}
-	got := call(-10)
+	got := postFix(t, f, srv, -10)
 	if got.status != 503 || got.header.Get("Retry-After") != "10" {
 		t.Errorf("backlog full: %d %q, Retry-After %q; want 503 and 10 s", got.status, got.body, got.header.Get("Retry-After"))
 	}
 	f.store.fail.Store(false)
 	storetest.MustOK(t, f.p.Close(f.ctx))
-	if got := call(-5); got.status != 503 || got.header.Get("Retry-After") == "" {
+	if got := postFix(t, f, srv, -5); got.status != 503 || got.header.Get("Retry-After") == "" {
 		t.Errorf("pipeline closed: %d %q", got.status, got.body)
 	}
 	if st := h.Stats(); st.Refused[503] != 2 || st.Accepted != 1 {
 		t.Errorf("stats = %+v", st)
+	}
+}
+
+// TestOsmAndServerRateLimited: a device over its rate limit is answered 429 with the time its
+// next fix takes to be allowed, and its fix is taken once that time has passed.
+func TestOsmAndServerRateLimited(t *testing.T) {
+	var clock testClock
+	f := MustPipeline(t, 1, PipelineConfig{Now: clock.Now, DeviceRate: 0.25, DeviceBurst: 2})
+	h, srv := osmAndServer(t, f)
+	for i, want := range []int{200, 200, 429} {
+		got := postFix(t, f, srv, -30+i)
+		if got.status != want {
+			t.Fatalf("fix %d: %d %q, want %d", i, got.status, got.body, want)
+		}
+		if want == 429 && (got.header.Get("Retry-After") != "4" || strings.Count(got.body, "\n") != 1 ||
+			!strings.HasPrefix(got.header.Get("Content-Type"), "text/plain")) {
+			t.Errorf("429 with Retry-After %q, body %q; want 4 s and one line of text", got.header.Get("Retry-After"), got.body)
+		}
+	}
+	clock.Add(4 * time.Second)
+	if got := postFix(t, f, srv, -27); got.status != 200 {
+		t.Errorf("after Retry-After: %d %q", got.status, got.body)
+	}
+	if st := h.Stats(); st.Refused[429] != 1 || st.Accepted != 3 || st.Requests != 4 {
+		t.Errorf("stats = %+v", st)
+	}
+	if ps := f.p.Stats(); ps.Rejected[ReasonRateLimited] != 1 {
+		t.Errorf("pipeline rejected %v, want 1 for the rate limit", ps.Rejected)
 	}
 }
 

@@ -26,6 +26,9 @@ const (
 	// DefaultBacklogFlushes is how many full batches may wait for the database (see
 	// PipelineConfig.MaxBacklog).
 	DefaultBacklogFlushes = 100
+	// DefaultDeviceBurst is the burst of a device rate limit set without one: ten minutes of
+	// fixes a second apart, what a tracker uploads when it comes out of a long tunnel.
+	DefaultDeviceBurst = 600
 	// jumpSlackM is allowed on top of MaxSpeedKmh between two fixes, for GPS noise: two fixes a
 	// second apart may scatter by tens of metres.
 	jumpSlackM = 100
@@ -38,6 +41,9 @@ const (
 	ReasonBadSecret      = "bad device secret"
 	ReasonHistoryBacklog = "history backlog"
 	ReasonClosed         = "ingest is shutting down"
+	// ReasonRateLimited: the device sent more fixes than PipelineConfig.DeviceRate and
+	// DeviceBurst allow. Sent again later, they are taken.
+	ReasonRateLimited = "device rate limit exceeded"
 )
 
 // PipelineConfig configures a Pipeline.
@@ -70,6 +76,15 @@ type PipelineConfig struct {
 	// faster side by side (COPY is mostly client and network work); SQLite has one writer
 	// whatever is asked. 0 means 1.
 	Writers int
+	// DeviceRate is how many fixes a second one device may send, sustained, and DeviceBurst how
+	// many it may send at once (its backlog after a tunnel); 0 or less means no limit, and a
+	// DeviceBurst of 0 or less DefaultDeviceBurst. Fixes beyond the limit are rejected with
+	// ReasonRateLimited, so that a broken or hostile tracker cannot flood the live index and the
+	// history. Only fixes that would be kept count: a device's invalid or unauthenticated fixes
+	// do not take from its limit. The limit follows the device id as the registry knows it, and
+	// starts afresh when its vehicle is stored again or the registry reloaded.
+	DeviceRate  float64
+	DeviceBurst int
 	// OnAlarm, when set, is called with every accepted fix that raises an alarm (a tracker's SOS
 	// button), from the goroutine of Accept: it must be quick and must not call Accept.
 	OnAlarm func(vehicleID int64, f liftrescue.Fix)
@@ -92,7 +107,7 @@ type Result struct {
 type Stats struct {
 	Accepted int64 `json:"accepted"` // fixes kept
 	// Rejected counts refused fixes by reason: ReasonUnknownDevice, ReasonBadSecret,
-	// ReasonHistoryBacklog, ReasonClosed, "invalid <field>".
+	// ReasonHistoryBacklog, ReasonClosed, ReasonRateLimited, "invalid <field>".
 	Rejected map[string]int64 `json:"rejected"`
 	// Refused counts devices turned away by Authenticate and Register, by the error's text.
 	Refused map[string]int64 `json:"refused"`
@@ -136,6 +151,10 @@ type Pipeline struct {
 	writers    int
 	onAlarm    func(int64, liftrescue.Fix)
 	log        *slog.Logger
+	limit      rateLimit
+	// start is the origin of the rate limit's clock: time since it, read on the monotonic clock,
+	// does not jump when the wall clock is set.
+	start time.Time
 
 	reg registry
 
@@ -187,10 +206,14 @@ func NewPipeline(ctx context.Context, cfg PipelineConfig) (*Pipeline, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Writers = max(cfg.Writers, 1)
+	if cfg.DeviceBurst <= 0 {
+		cfg.DeviceBurst = DefaultDeviceBurst
+	}
 	p := &Pipeline{
 		store: cfg.Store, index: cfg.Index, now: cfg.Now, interval: cfg.FlushInterval,
 		size: cfg.FlushSize, maxBacklog: cfg.MaxBacklog, maxSpeed: cfg.MaxSpeedKmh, log: cfg.Logger,
 		writers: cfg.Writers, onAlarm: cfg.OnAlarm,
+		limit: newRateLimit(cfg.DeviceRate, cfg.DeviceBurst), start: cfg.Now(),
 		jumps:    map[int64]liftrescue.Fix{},
 		rejected: map[string]int64{},
 		refused:  map[string]int64{},
@@ -283,7 +306,7 @@ func (r *registry) addDeviceLocked(v *liftrescue.Vehicle, log *slog.Logger) {
 			"device_id", v.DeviceID, "vehicle_id", other.vehicle, "other_vehicle_id", v.ID)
 		return
 	}
-	r.devices[key] = device{vehicle: v.ID, secret: v.DeviceSecret, plate: normalPlate(v.Plate)}
+	r.devices[key] = device{vehicle: v.ID, secret: v.DeviceSecret, plate: normalPlate(v.Plate), bucket: new(bucket)}
 }
 
 func (r *registry) removeLocked(id int64) {
@@ -309,7 +332,8 @@ func (r *registry) sortedLocked() []*liftrescue.Vehicle {
 type device struct {
 	vehicle int64
 	secret  string
-	plate   string // normalPlate of the vehicle's plate
+	plate   string  // normalPlate of the vehicle's plate
+	bucket  *bucket // its rate limit; shared by the copies of the device
 }
 
 // normalPlate lets a plate typed in the registry match the one a terminal sends: case and spaces
@@ -442,13 +466,15 @@ func (pr *Proof) secret(i int) string {
 
 // Accept takes a batch of fixes, in any order, from any devices. Each fix is checked on its own:
 // one bad fix does not reject the others. It never waits for the database; when the history
-// backlog is full it rejects fixes with ReasonHistoryBacklog (see PipelineConfig.MaxBacklog).
+// backlog is full it rejects fixes with ReasonHistoryBacklog (see PipelineConfig.MaxBacklog), and
+// the fixes of a device over its rate limit with ReasonRateLimited (see PipelineConfig.DeviceRate).
 func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix, proof Proof) Result {
 	var res Result
 	if len(fixes) == 0 {
 		return res
 	}
 	now := p.now()
+	nowNs := int64(now.Sub(p.start))
 	received := fixTime(now)
 
 	// Reserve room in the backlog for the whole batch at once, so that concurrent calls never
@@ -490,6 +516,10 @@ func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix, proof Pro
 			continue
 		case !proof.Trusted && !d.verify(proof.secret(i)):
 			p.reject(&res, i, "token", "", ReasonBadSecret, ReasonBadSecret)
+			continue
+		case p.limit.on() && !p.limit.take(d.bucket, nowNs):
+			p.rateLimited(d, f.DeviceID, nowNs)
+			p.reject(&res, i, "", "", ReasonRateLimited, ReasonRateLimited)
 			continue
 		}
 		f.Time = fixTime(f.Time)
@@ -597,6 +627,15 @@ func (p *Pipeline) Saturated() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.queued >= p.maxBacklog || p.closed
+}
+
+// rateLimited logs, at most once a minute for each device, that its fixes are refused for its
+// rate limit: Stats count them, this names the tracker to look at.
+func (p *Pipeline) rateLimited(d device, id string, now int64) {
+	if d.bucket.shouldWarn(now) {
+		p.log.Warn("fixes refused for the device's rate limit", "device_id", id, "vehicle_id", d.vehicle,
+			"rate", p.limit.rate, "burst", p.limit.burst)
+	}
 }
 
 func (p *Pipeline) unknownDevice(id string) {

@@ -1,6 +1,7 @@
 package gps
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -80,6 +81,12 @@ func MustPipeline(tb testing.TB, n int, cfg PipelineConfig) *pipeFixture {
 }
 
 func dev(i int) string { return fmt.Sprintf("0139%08d", i) }
+
+// testClock is a clock that the test moves on, from pipeT0.
+type testClock struct{ since atomic.Int64 }
+
+func (c *testClock) Now() time.Time      { return pipeT0.Add(time.Duration(c.since.Load())) }
+func (c *testClock) Add(d time.Duration) { c.since.Add(int64(d)) }
 
 // fix is device i's fix at t0 plus seconds, east of a point by metres.
 func fix(dev string, seconds int, eastM float64) liftrescue.Fix {
@@ -338,15 +345,71 @@ func TestPipelineConcurrentAccept(t *testing.T) {
 	}
 }
 
+// TestPipelineDeviceRateLimit: each device may send DeviceBurst fixes at once and DeviceRate a
+// second after that; the fixes beyond are rejected and counted, and the device named in the log.
+func TestPipelineDeviceRateLimit(t *testing.T) {
+	var clock testClock
+	var log bytes.Buffer
+	f := MustPipeline(t, 2, PipelineConfig{Now: clock.Now, DeviceRate: 2, DeviceBurst: 3,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	check := func(name string, res Result, want string) {
+		t.Helper()
+		if got := fmt.Sprintf("accepted %d, rejected %q", res.Accepted, reasons(res)); got != want {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+
+	// A burst: three of the device's five go through, and the other device has a limit of its own.
+	res := f.p.Accept(f.ctx, []liftrescue.Fix{fix(dev(0), -50, 0), fix(dev(0), -49, 0), fix(dev(0), -48, 0),
+		fix(dev(0), -47, 0), fix(dev(0), -46, 0), fix(dev(1), -50, 0)}, trusted)
+	check("burst", res, `accepted 4, rejected ["3 device rate limit exceeded" "4 device rate limit exceeded"]`)
+
+	// Half a second earns one fix. Fixes refused for their secret or as invalid take nothing from
+	// the limit, and the device counts as one however its id is written.
+	clock.Add(500 * time.Millisecond)
+	check("bad secret", f.p.Accept(f.ctx, []liftrescue.Fix{fix(dev(0), -45, 0)}, Proof{}),
+		`accepted 0, rejected ["0 bad device secret"]`)
+	invalid := fix(dev(0), -44, 0)
+	invalid.Lat = 91
+	short := fix(strings.TrimLeft(dev(0), "0"), -43, 0)
+	check("earned", f.p.Accept(f.ctx, []liftrescue.Fix{invalid, short, fix(dev(0), -42, 0)}, trusted),
+		`accepted 1, rejected ["0 latitude must be between -90 and 90" "2 device rate limit exceeded"]`)
+
+	// After a long silence the bucket is full again, and holds no more than the burst.
+	clock.Add(time.Hour)
+	check("refilled", f.p.Accept(f.ctx, []liftrescue.Fix{fix(dev(0), -41, 0), fix(dev(0), -40, 0),
+		fix(dev(0), -39, 0), fix(dev(0), -38, 0)}, trusted), `accepted 3, rejected ["3 device rate limit exceeded"]`)
+
+	st := f.p.Stats()
+	if st.Accepted != 8 || st.Rejected[ReasonRateLimited] != 4 {
+		t.Errorf("stats = %+v, want 8 accepted and 4 rate limited", st)
+	}
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	if n := len(f.track(t, f.vehicles[0])); n != 7 {
+		t.Errorf("history of the limited vehicle has %d positions, want 7", n)
+	}
+	// Logged once a minute at most, with the device: once at first, once an hour later.
+	if n := strings.Count(log.String(), "device_id="+dev(0)); n != 2 || strings.Contains(log.String(), dev(1)) {
+		t.Errorf("log:\n%s\nwant two warnings about %s", log.String(), dev(0))
+	}
+}
+
 // BenchmarkAccept1000 gives batches of 1,000 fixes from 1,000 vehicles to the pipeline, into the
 // index and the buffer, while the history is written to SQLite in the background.
-func BenchmarkAccept1000(b *testing.B) {
+func BenchmarkAccept1000(b *testing.B) { benchAccept1000(b, PipelineConfig{}) }
+
+// BenchmarkAccept1000Limited is BenchmarkAccept1000 with a device rate limit that no vehicle
+// reaches (one fix a second each): what the limit costs.
+func BenchmarkAccept1000Limited(b *testing.B) {
+	benchAccept1000(b, PipelineConfig{DeviceRate: 10, DeviceBurst: DefaultDeviceBurst})
+}
+
+func benchAccept1000(b *testing.B, cfg PipelineConfig) {
 	const n = 1000
 	var clock atomic.Int64
-	f := MustPipeline(b, n, PipelineConfig{
-		Now:           func() time.Time { return pipeT0.Add(time.Duration(clock.Load()) * time.Second) },
-		FlushInterval: time.Second,
-	})
+	cfg.Now = func() time.Time { return pipeT0.Add(time.Duration(clock.Load()) * time.Second) }
+	cfg.FlushInterval = time.Second
+	f := MustPipeline(b, n, cfg)
 	fixes := make([]liftrescue.Fix, n)
 	devices := make([]string, n)
 	for i := range devices {
@@ -370,6 +433,9 @@ func BenchmarkAccept1000(b *testing.B) {
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "fixes/s")
 	b.ReportMetric(float64(st.Accepted)/b.Elapsed().Seconds(), "accepted/s")
 	b.ReportMetric(float64(st.Rejected[ReasonHistoryBacklog])/float64(b.N*n), "backlog-refused/fix")
+	if cfg.DeviceRate > 0 {
+		b.ReportMetric(float64(st.Rejected[ReasonRateLimited])/float64(b.N*n), "rate-limited/fix")
+	}
 	if err := f.p.Close(f.ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -377,6 +443,15 @@ func BenchmarkAccept1000(b *testing.B) {
 
 // trusted is the proof of a caller that has authenticated the sender itself.
 var trusted = Proof{Trusted: true}
+
+// reasons lists the fixes a result rejected as "index reason".
+func reasons(res Result) []string {
+	var out []string
+	for _, d := range res.Rejected {
+		out = append(out, fmt.Sprintf("%d %s", *d.Index, d.Reason))
+	}
+	return out
+}
 
 func TestPipelineProof(t *testing.T) {
 	f := MustPipeline(t, 2, PipelineConfig{})
@@ -389,13 +464,6 @@ func TestPipelineProof(t *testing.T) {
 		return v.DeviceSecret
 	}
 	s0, s1 := secret(0), secret(1)
-	reasons := func(res Result) []string {
-		var out []string
-		for _, d := range res.Rejected {
-			out = append(out, fmt.Sprintf("%d %s", *d.Index, d.Reason))
-		}
-		return out
-	}
 	for _, c := range []struct {
 		name     string
 		proof    Proof

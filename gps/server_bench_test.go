@@ -38,8 +38,9 @@ type instantStore struct{ *sqlite.DB }
 
 func (instantStore) AppendPositions(context.Context, []liftrescue.Position) error { return nil }
 
-// benchPipeline returns a pipeline over n vehicles, on the system clock, and their device secrets.
-func benchPipeline(b *testing.B, n int) (*Pipeline, []string) {
+// benchPipeline returns a pipeline over n vehicles, on the system clock, and their device secrets;
+// cfg sets the pipeline's limits.
+func benchPipeline(b *testing.B, n int, cfg PipelineConfig) (*Pipeline, []string) {
 	b.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "x.db"), sqlite.Options{})
@@ -54,8 +55,8 @@ func benchPipeline(b *testing.B, n int) (*Pipeline, []string) {
 	}
 	index, err := geo.NewIndex(geo.IndexOptions{})
 	storetest.MustOK(b, err)
-	p, err := NewPipeline(ctx, PipelineConfig{Store: instantStore{db}, Index: index,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg.Store, cfg.Index, cfg.Logger = instantStore{db}, index, slog.New(slog.NewTextHandler(io.Discard, nil))
+	p, err := NewPipeline(ctx, cfg)
 	storetest.MustOK(b, err)
 	b.Cleanup(func() { p.Close(ctx) })
 	return p, secrets
@@ -70,7 +71,7 @@ func benchPipeline(b *testing.B, n int) (*Pipeline, []string) {
 // Besides requests per second it reports the CPU time of the whole process (servers and clients)
 // per request, which other work on the machine changes less.
 func BenchmarkOsmAndServer(b *testing.B) {
-	p, secrets := benchPipeline(b, 64)
+	p, secrets := benchPipeline(b, 64, PipelineConfig{})
 	h := NewOsmAndHandler(p, OsmAndOptions{})
 	servers := map[string]*httptest.Server{
 		"osmand": httptest.NewServer(h),
@@ -214,6 +215,40 @@ func readResponse(br *bufio.Reader) error {
 	return err
 }
 
+// BenchmarkAcceptInstant gives batches of 1,000 fixes from 1,000 vehicles to a pipeline whose
+// history takes any batch at once: the cost of Accept itself (checks, registry, index), which
+// BenchmarkAccept1000 hides behind SQLite's. With limit=on every device has a rate limit that
+// none reaches.
+func BenchmarkAcceptInstant(b *testing.B) {
+	const n = 1000
+	for _, limit := range []struct {
+		name string
+		rate float64
+	}{{"off", 0}, {"on", 1e6}} {
+		b.Run("limit="+limit.name, func(b *testing.B) {
+			p, _ := benchPipeline(b, n, PipelineConfig{DeviceRate: limit.rate})
+			fixes := make([]liftrescue.Fix, n)
+			for i := range fixes {
+				fixes[i] = fix(dev(i), 0, 0)
+			}
+			start := time.Now().Add(-48 * time.Hour)
+			round := 0
+			b.ReportAllocs()
+			for b.Loop() {
+				round++
+				for i := range fixes {
+					fixes[i].Time = start.Add(time.Duration(round) * time.Second)
+					fixes[i].Lon = 117.5 + float64(round%1000)/91400
+				}
+				if res := p.Accept(context.Background(), fixes, trusted); res.Accepted != n {
+					b.Fatalf("accepted %d of %d: %v", res.Accepted, n, reasons(res)[:1])
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "fixes/s")
+		})
+	}
+}
+
 // nopWriter is the least a ResponseWriter can be, to count the handler's own allocations.
 type nopWriter struct{ h http.Header }
 
@@ -224,7 +259,7 @@ func (w *nopWriter) WriteHeader(int)             {}
 // BenchmarkOsmAndHandler serves a Traccar Client request without the network: the handler's cost
 // and allocations, parsing included.
 func BenchmarkOsmAndHandler(b *testing.B) {
-	p, secrets := benchPipeline(b, 1)
+	p, secrets := benchPipeline(b, 1, PipelineConfig{})
 	h := NewOsmAndHandler(p, OsmAndOptions{})
 	start := time.Now().Add(-time.Hour).Unix()
 	for _, tc := range []struct{ name, token, query string }{
@@ -263,7 +298,7 @@ func BenchmarkOsmAndHandler(b *testing.B) {
 // as they are answered, each keeping a few reports in flight, and reports fixes/s.
 func BenchmarkJT808Server(b *testing.B) {
 	const conns = 1000
-	p, secrets := benchPipeline(b, conns)
+	p, secrets := benchPipeline(b, conns, PipelineConfig{})
 	srv := &JT808Server{Pipeline: p, Logger: p.log}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -30,7 +30,7 @@ func BenchmarkPublish(b *testing.B) {
 			h := NewHub(HubConfig{SubscriberBuffer: 1 << 16})
 			var wg sync.WaitGroup
 			for range n {
-				s, _ := h.subscribe("", nil)
+				s, _ := h.subscribe("", filter{})
 				wg.Go(func() {
 					for {
 						select {

@@ -56,6 +56,10 @@ func typeOf(kind string) string {
 // ErrClosed is returned by Publish and Serve once the hub is closed.
 var ErrClosed = &liftrescue.Error{Code: liftrescue.EUNAVAILABLE, Message: "the live stream is shutting down"}
 
+// ErrTooManyStreams is returned by Serve when HubConfig.MaxClients streams are open already.
+var ErrTooManyStreams = liftrescue.Errorf(liftrescue.EUNAVAILABLE,
+	"the server has too many live streams open; retry in a few seconds")
+
 // Hub defaults.
 const (
 	DefaultBuffer           = 10_000
@@ -80,6 +84,11 @@ type HubConfig struct {
 	// WriteTimeout is how long one write to a client may take before the client is taken as
 	// gone. It replaces the server's WriteTimeout, which would otherwise end every stream.
 	WriteTimeout time.Duration
+	// MaxClients bounds the streams open at once; 0 means no bound. Each holds a goroutine, a
+	// connection and a queue of SubscriberBuffer events, so a client that opens streams without
+	// end would otherwise take the memory the dispatchers' streams need. Beyond it Serve returns
+	// ErrTooManyStreams.
+	MaxClients int
 	// Now is the clock of Stats and the logs.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -104,27 +113,38 @@ type Hub struct {
 	closed bool
 	done   chan struct{} // closed by Close
 	// counters for Stats
-	published, cutOff, resets uint64
+	published, cutOff, resets, refused uint64
 }
 
 // event is a published event, formatted once for every subscriber.
 type event struct {
-	seq  uint64
-	typ  string
-	body []byte // "event: …\ndata: …\n\n"; the id line goes before it when written
+	seq      uint64
+	typ      string
+	district string // "" for an event of the whole city
+	body     []byte // "event: …\ndata: …\n\n"; the id line goes before it when written
 }
 
 // subscriber is one stream's place in the hub. Its fields other than ch and done are guarded by
 // the hub's mutex.
 type subscriber struct {
-	ch    chan *event
-	done  chan struct{} // closed when the hub drops the subscriber
-	why   string        // why it was dropped: "slow", "closed" or "gone" (its stream ended)
-	types []string      // nil for all
-	seen  uint64        // the latest event published while it was subscribed, wanted or not
+	filter
+	ch   chan *event
+	done chan struct{} // closed when the hub drops the subscriber
+	why  string        // why it was dropped: "slow", "closed" or "gone" (its stream ended)
+	seen uint64        // the latest event published while it was subscribed, wanted or not
 }
 
-func (s *subscriber) wants(typ string) bool { return s.types == nil || slices.Contains(s.types, typ) }
+// filter says which events a stream wants.
+type filter struct {
+	types []string // nil for all
+	// district, when set, keeps out the events of other districts; those of the whole city pass.
+	district string
+}
+
+func (f *filter) wants(ev *event) bool {
+	return (f.types == nil || slices.Contains(f.types, ev.typ)) &&
+		(f.district == "" || ev.district == "" || ev.district == f.district)
+}
 
 // NewHub returns a hub with an epoch of its own.
 func NewHub(cfg HubConfig) *Hub {
@@ -152,10 +172,14 @@ func NewHub(cfg HubConfig) *Hub {
 		ring: make([]*event, cfg.Buffer), done: make(chan struct{})}
 }
 
-// Publish sends an event of the kind with data as its JSON to every subscriber that wants it.
-// It never waits for a subscriber. Returns EINVALID for a kind of an unknown type, an error
-// for data that does not marshal, and ErrClosed once the hub is closed.
-func (h *Hub) Publish(kind string, data any) error {
+// Publish sends an event of the kind with data as its JSON to every subscriber that wants it,
+// whatever its district. It never waits for a subscriber. Returns EINVALID for a kind of an
+// unknown type, an error for data that does not marshal, and ErrClosed once the hub is closed.
+func (h *Hub) Publish(kind string, data any) error { return h.PublishIn(kind, "", data) }
+
+// PublishIn is Publish for an event of one district (an incident): streams scoped to another
+// district do not get it (see ServeScoped). An empty district is the whole city, as Publish.
+func (h *Hub) PublishIn(kind, district string, data any) error {
 	typ := typeOf(kind)
 	if typ == "" {
 		return liftrescue.Invalid("kind", fmt.Sprintf("%q is not of a known event type", kind))
@@ -164,7 +188,7 @@ func (h *Hub) Publish(kind string, data any) error {
 	if err != nil {
 		return fmt.Errorf("stream: marshal %s event: %w", kind, err)
 	}
-	ev := &event{typ: typ, body: appendBody(make([]byte, 0, len(kind)+len(b)+16), kind, b)}
+	ev := &event{typ: typ, district: district, body: appendBody(make([]byte, 0, len(kind)+len(b)+16), kind, b)}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -178,7 +202,7 @@ func (h *Hub) Publish(kind string, data any) error {
 	for i := 0; i < len(h.subs); {
 		s := h.subs[i]
 		s.seen = ev.seq
-		if s.wants(typ) {
+		if s.wants(ev) {
 			select {
 			case s.ch <- ev:
 			default:
@@ -219,22 +243,26 @@ type subscription struct {
 	at     uint64   // the latest event when it joined: the resume point once replay is written
 }
 
-// subscribe registers a subscriber for the types (nil for all) that last saw the event lastID
+// subscribe registers a subscriber for the events f lets through that last saw the event lastID
 // ("" for a new client, who gets live events only).
-func (h *Hub) subscribe(lastID string, types []string) (subscription, error) {
+func (h *Hub) subscribe(lastID string, f filter) (subscription, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return subscription{}, ErrClosed
 	}
+	if h.cfg.MaxClients > 0 && len(h.subs) >= h.cfg.MaxClients {
+		h.refused++
+		return subscription{}, ErrTooManyStreams
+	}
 	s := subscription{at: h.seq, subscriber: &subscriber{
-		ch: make(chan *event, h.cfg.SubscriberBuffer), done: make(chan struct{}), types: types, seen: h.seq,
+		filter: f, ch: make(chan *event, h.cfg.SubscriberBuffer), done: make(chan struct{}), seen: h.seq,
 	}}
 	if lastID != "" {
 		var from uint64
 		from, s.reset = h.resumeLocked(lastID)
 		for seq := from + 1; seq <= h.seq; seq++ {
-			if ev := h.ring[seq%uint64(len(h.ring))]; s.wants(ev.typ) {
+			if ev := h.ring[seq%uint64(len(h.ring))]; s.wants(ev) {
 				s.replay = append(s.replay, ev)
 			}
 		}
@@ -310,6 +338,7 @@ type Stats struct {
 	Published   uint64    `json:"published"`   // events since the start
 	CutOff      uint64    `json:"cut_off"`     // subscribers dropped as too slow
 	Resets      uint64    `json:"resets"`      // reconnects that could not be caught up
+	Refused     uint64    `json:"refused"`     // streams refused because MaxClients were open
 	LastEventID string    `json:"last_event_id"`
 }
 
@@ -318,7 +347,7 @@ func (h *Hub) Stats() Stats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return Stats{Started: h.start, Subscribers: len(h.subs), Published: h.published, CutOff: h.cutOff,
-		Resets: h.resets, LastEventID: string(appendID(nil, h.epoch, h.seq))}
+		Resets: h.resets, Refused: h.refused, LastEventID: string(appendID(nil, h.epoch, h.seq))}
 }
 
 // Event ids are "<epoch>-<seq>": the epoch, in lower-case base 36, differs from one run of the

@@ -22,14 +22,19 @@ func mustHub(tb testing.TB, cfg HubConfig) *Hub {
 
 func mustPublish(tb testing.TB, h *Hub, kind string, data any) {
 	tb.Helper()
-	if err := h.Publish(kind, data); err != nil {
-		tb.Fatalf("publish %s: %v", kind, err)
+	mustPublishIn(tb, h, kind, "", data)
+}
+
+func mustPublishIn(tb testing.TB, h *Hub, kind, district string, data any) {
+	tb.Helper()
+	if err := h.PublishIn(kind, district, data); err != nil {
+		tb.Fatalf("publish %s in %q: %v", kind, district, err)
 	}
 }
 
-func mustSubscribe(tb testing.TB, h *Hub, lastID string, types []string) subscription {
+func mustSubscribe(tb testing.TB, h *Hub, lastID string, f filter) subscription {
 	tb.Helper()
-	s, err := h.subscribe(lastID, types)
+	s, err := h.subscribe(lastID, f)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -61,8 +66,8 @@ func id(h *Hub, seq uint64) string { return string(appendID(nil, h.epoch, seq)) 
 
 func TestPublishFansOutInOrder(t *testing.T) {
 	h := mustHub(t, HubConfig{})
-	a := mustSubscribe(t, h, "", nil)
-	b := mustSubscribe(t, h, "", nil)
+	a := mustSubscribe(t, h, "", filter{})
+	b := mustSubscribe(t, h, "", filter{})
 	for i := range 3 {
 		mustPublish(t, h, KindVehicle, map[string]int{"id": i})
 	}
@@ -104,7 +109,7 @@ func TestPublishRefuses(t *testing.T) {
 	if err := h.Publish(KindVehicle, 1); !errors.Is(err, ErrClosed) {
 		t.Errorf("after Close: %v", err)
 	}
-	if _, err := h.subscribe("", nil); !errors.Is(err, ErrClosed) {
+	if _, err := h.subscribe("", filter{}); !errors.Is(err, ErrClosed) {
 		t.Errorf("subscribe after Close: %v", err)
 	}
 }
@@ -136,7 +141,7 @@ func TestResume(t *testing.T) {
 		{h.epoch + "-", ResetMalformed, "[]"},
 		{h.epoch + "-18446744073709551616", ResetMalformed, "[]"},
 	} {
-		s := mustSubscribe(t, h, tc.lastID, nil)
+		s := mustSubscribe(t, h, tc.lastID, filter{})
 		if s.reset != tc.reset || fmt.Sprint(seqs(s.replay)) != tc.replay || s.at != 10 {
 			t.Errorf("%q: reset %q replay %v at %d, want %q %s 10", tc.lastID, s.reset, seqs(s.replay), s.at, tc.reset, tc.replay)
 		}
@@ -170,7 +175,7 @@ func TestResumeWhilePublishing(t *testing.T) {
 	from := make([]uint64, subscribers)
 	for i := range subs {
 		from[i] = uint64(50 + i)
-		subs[i] = mustSubscribe(t, h, id(h, from[i]), nil)
+		subs[i] = mustSubscribe(t, h, id(h, from[i]), filter{})
 	}
 	wg.Wait()
 	for i, s := range subs {
@@ -188,8 +193,8 @@ func TestResumeWhilePublishing(t *testing.T) {
 
 func TestSlowSubscriberIsCutOff(t *testing.T) {
 	h := mustHub(t, HubConfig{SubscriberBuffer: 2})
-	slow := mustSubscribe(t, h, "", nil)
-	picky := mustSubscribe(t, h, "", []string{"incident"}) // wants none of them: never full
+	slow := mustSubscribe(t, h, "", filter{})
+	picky := mustSubscribe(t, h, "", filter{types: []string{"incident"}}) // wants none of them: never full
 	for i := range 5 {
 		mustPublish(t, h, KindVehicle, i) // would hang here if Publish waited
 	}
@@ -216,15 +221,63 @@ func TestTypesFilter(t *testing.T) {
 	h := mustHub(t, HubConfig{})
 	mustPublish(t, h, KindVehicle, 1)
 	mustPublish(t, h, "incident_opened", 2)
-	s := mustSubscribe(t, h, id(h, 0), []string{"incident"})
+	s := mustSubscribe(t, h, id(h, 0), filter{types: []string{"incident"}})
 	mustPublish(t, h, KindVehicleRemoved, 3)
 	mustPublish(t, h, "incident", 4)
 	if got := fmt.Sprint(seqs(s.replay), seqs(queued(s.subscriber))); got != "[2] [4]" {
 		t.Errorf("got %s", got)
 	}
-	v := mustSubscribe(t, h, id(h, 0), []string{"vehicle"})
+	v := mustSubscribe(t, h, id(h, 0), filter{types: []string{"vehicle"}})
 	if got := fmt.Sprint(seqs(v.replay)); got != "[1 3]" {
 		t.Errorf("vehicle replay %s", got)
+	}
+}
+
+// TestDistrictFilter: a subscriber held to a district gets the city's events and its district's,
+// replayed and live, and its cursor moves past the other districts' as past filtered-out types.
+func TestDistrictFilter(t *testing.T) {
+	// The data of each event is its seq.
+	h := mustHub(t, HubConfig{})
+	mustPublishIn(t, h, KindVehicle, "", 1)
+	mustPublishIn(t, h, KindIncident, "370402", 2)
+	mustPublishIn(t, h, KindIncident, "370403", 3)
+	city := mustSubscribe(t, h, id(h, 0), filter{})
+	scoped := mustSubscribe(t, h, id(h, 0), filter{district: "370402"})
+	incidents := mustSubscribe(t, h, id(h, 0), filter{types: []string{"incident"}, district: "370402"})
+	mustPublishIn(t, h, KindIncident, "", 4)
+	mustPublishIn(t, h, KindIncident, "370403", 5)
+	mustPublishIn(t, h, KindVehicle, "370402", 6)
+	mustPublishIn(t, h, KindIncident, "370403", 7)
+	for _, tc := range []struct {
+		name string
+		s    subscription
+		want string
+	}{
+		{"city", city, "[1 2 3] [4 5 6 7]"},
+		{"370402", scoped, "[1 2] [4 6]"},
+		{"370402 incidents", incidents, "[2] [4]"},
+	} {
+		if got := fmt.Sprint(seqs(tc.s.replay), seqs(queued(tc.s.subscriber))); got != tc.want {
+			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
+		}
+		if seen, idle := h.cursor(tc.s.subscriber); seen != 7 || !idle {
+			t.Errorf("%s: cursor %d %v, want 7 true", tc.name, seen, idle)
+		}
+	}
+}
+
+func TestMaxClients(t *testing.T) {
+	h := mustHub(t, HubConfig{MaxClients: 2})
+	a := mustSubscribe(t, h, "", filter{})
+	mustSubscribe(t, h, "", filter{})
+	if _, err := h.subscribe("", filter{district: "370402"}); !errors.Is(err, ErrTooManyStreams) ||
+		liftrescue.ErrorCode(err) != liftrescue.EUNAVAILABLE {
+		t.Fatalf("third subscriber: %v, want ErrTooManyStreams", err)
+	}
+	h.unsubscribe(a.subscriber)
+	mustSubscribe(t, h, "", filter{}) // a place is free again
+	if st := h.Stats(); st.Refused != 1 || st.Subscribers != 2 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
@@ -258,7 +311,7 @@ func TestParseTypes(t *testing.T) {
 
 func TestCloseDropsEverySubscriber(t *testing.T) {
 	h := mustHub(t, HubConfig{})
-	subs := []subscription{mustSubscribe(t, h, "", nil), mustSubscribe(t, h, "", nil)}
+	subs := []subscription{mustSubscribe(t, h, "", filter{}), mustSubscribe(t, h, "", filter{})}
 	h.Close()
 	h.Close()
 	for _, s := range subs {

@@ -28,10 +28,18 @@ const burstBytes = 32 << 10
 // point at once, and one with a heartbeat when events it filtered out have passed, so that a
 // client that wants few events keeps a resume point the buffer still holds.
 //
-// Serve returns EINVALID for an unknown type and ErrClosed (EUNAVAILABLE) when the hub is closed,
-// before it writes anything, so that the caller can answer with the error; once streaming, it
-// returns nil.
-func (h *Hub) Serve(w http.ResponseWriter, r *http.Request) error {
+// Serve returns EINVALID for an unknown type, and EUNAVAILABLE when the hub is closed (ErrClosed)
+// or HubConfig.MaxClients streams are open (ErrTooManyStreams), before it writes anything, so
+// that the caller can answer with the error; once streaming, it returns nil.
+//
+// The stream is the whole city's: it has the events of every district. See ServeScoped.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request) error { return h.ServeScoped(w, r, "") }
+
+// ServeScoped is Serve for a client held to one district (a district's dispatcher): it gets the
+// events of the whole city (Publish) and those of its district (PublishIn), never those of other
+// districts, which pass as the events the types parameter filters out do, resume point included.
+// An empty district is the whole city, as for liftrescue.Principal.Covers.
+func (h *Hub) ServeScoped(w http.ResponseWriter, r *http.Request, district string) error {
 	q := r.URL.Query()
 	types, err := parseTypes(q["types"])
 	if err != nil {
@@ -46,14 +54,15 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
-	sub, err := h.subscribe(lastID, types)
+	sub, err := h.subscribe(lastID, filter{types: types, district: district})
 	if err != nil {
 		return err
 	}
 	defer h.unsubscribe(sub.subscriber)
 	setHeaders(w)
 	st := stream{h: h, w: w, rc: http.NewResponseController(w)}
-	h.cfg.Logger.Debug("stream opened", "remote", r.RemoteAddr, "types", types, "last_event_id", lastID, "reset", sub.reset)
+	h.cfg.Logger.Debug("stream opened", "remote", r.RemoteAddr, "types", types, "district", district,
+		"last_event_id", lastID, "reset", sub.reset)
 	began := h.cfg.Now()
 	why := st.run(r, sub)
 	h.cfg.Logger.Log(r.Context(), logLevel(why), "stream ended", "remote", r.RemoteAddr, "why", why,
@@ -145,8 +154,9 @@ func (st *stream) run(r *http.Request, sub subscription) string {
 			}
 		case <-heartbeat.C:
 			st.buf = append(st.buf, ": ping\n"...)
-			// A client that wants few types would otherwise keep an old Last-Event-ID while other
-			// events push it out of the buffer, and reset on every reconnect.
+			// A client that wants few types, or one district, would otherwise keep an old
+			// Last-Event-ID while other events push it out of the buffer, and reset on every
+			// reconnect.
 			if seen, idle := h.cursor(sub.subscriber); idle && seen > st.at {
 				st.appendID(seen)
 				st.buf = append(st.buf, '\n')

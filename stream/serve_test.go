@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -104,8 +105,19 @@ func expectEnd(tb testing.TB, ch <-chan msg) {
 // server serves the hub as package api would, and reports on ended what every Serve returned.
 func server(tb testing.TB, h *Hub, ended chan<- error, configure func(*http.Server)) *httptest.Server {
 	tb.Helper()
+	return serverOf(tb, h.Serve, ended, configure)
+}
+
+// scopedServer serves the hub to clients held to the district.
+func scopedServer(tb testing.TB, h *Hub, district string) *httptest.Server {
+	tb.Helper()
+	return serverOf(tb, func(w http.ResponseWriter, r *http.Request) error { return h.ServeScoped(w, r, district) }, nil, nil)
+}
+
+func serverOf(tb testing.TB, serve func(http.ResponseWriter, *http.Request) error, ended chan<- error, configure func(*http.Server)) *httptest.Server {
+	tb.Helper()
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := h.Serve(w, r)
+		err := serve(w, r)
 		if err != nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
@@ -251,26 +263,116 @@ func TestServeHead(t *testing.T) {
 }
 
 // TestServeHeartbeat: pings keep proxies from closing an idle stream, and move the resume point
-// of a client past the events it filtered out.
+// of a client past the events it filtered out: of other types, or of other districts.
 func TestServeHeartbeat(t *testing.T) {
-	h := mustHub(t, HubConfig{Heartbeat: 5 * time.Millisecond})
-	srv := server(t, h, nil, nil)
-	_, msgs, _ := open(t, srv.URL+"?types=incident", nil)
+	for _, tc := range []struct {
+		name, query, district string
+		publish               func(h *Hub) error
+	}{
+		{"types", "?types=incident", "", func(h *Hub) error { return h.Publish(KindVehicle, 1) }},
+		{"district", "", "370402", func(h *Hub) error { return h.PublishIn(KindIncident, "370403", 1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := mustHub(t, HubConfig{Heartbeat: 5 * time.Millisecond})
+			srv := scopedServer(t, h, tc.district)
+			_, msgs, _ := open(t, srv.URL+tc.query, nil)
+			expect(t, msgs, msg{Retry: "2000"})
+			expect(t, msgs, msg{ID: id(h, 0)})
+			expect(t, msgs, msg{Comment: "ping"})
+			if err := tc.publish(h); err != nil {
+				t.Fatal(err)
+			}
+			for {
+				m := next(t, msgs)
+				if m == (msg{ID: id(h, 1)}) {
+					break
+				}
+				if m != (msg{Comment: "ping"}) {
+					t.Fatalf("got %+v", m)
+				}
+			}
+			expect(t, msgs, msg{Comment: "ping"})
+			expect(t, msgs, msg{Comment: "ping"}) // and no id again: nothing new
+		})
+	}
+}
+
+// TestServeScoped: a city-wide client and one held to district 370402 each get what they should,
+// in order, live and on resuming.
+func TestServeScoped(t *testing.T) {
+	h := mustHub(t, HubConfig{Heartbeat: time.Hour})
+	citySrv, districtSrv := server(t, h, nil, nil), scopedServer(t, h, "370402")
+	_, city, _ := open(t, citySrv.URL, nil)
+	_, scoped, leave := open(t, districtSrv.URL, nil)
+	for _, msgs := range []<-chan msg{city, scoped} {
+		expect(t, msgs, msg{Retry: "2000"})
+		expect(t, msgs, msg{ID: id(h, 0)})
+	}
+	mustPublishIn(t, h, KindVehicle, "", 1)
+	mustPublishIn(t, h, KindIncident, "370402", 2)
+	mustPublishIn(t, h, KindIncident, "370403", 3)
+	mustPublishIn(t, h, KindIncident, "", 4)
+	for _, seq := range []uint64{1, 2, 4} {
+		expect(t, scoped, msg{ID: id(h, seq), Event: kindOf(seq), Data: fmt.Sprint(seq)})
+	}
+
+	// Away, the scoped client misses events of both districts, the last of them not its own.
+	leave()
+	mustPublishIn(t, h, KindIncident, "370403", 5)
+	mustPublishIn(t, h, KindIncident, "370402", 6)
+	mustPublishIn(t, h, KindIncident, "370403", 7)
+	_, scoped, _ = open(t, districtSrv.URL, http.Header{"Last-Event-Id": {id(h, 4)}})
+	expect(t, scoped, msg{Retry: "2000"})
+	expect(t, scoped, msg{ID: id(h, 6), Event: "incident", Data: "6"})
+	expect(t, scoped, msg{ID: id(h, 7)}) // its resume point moves past 7, which it does not get
+	mustPublishIn(t, h, KindIncident, "370403", 8)
+	mustPublishIn(t, h, KindVehicle, "370402", 9)
+	expect(t, scoped, msg{ID: id(h, 9), Event: "vehicle", Data: "9"})
+
+	for seq := uint64(1); seq <= 9; seq++ {
+		expect(t, city, msg{ID: id(h, seq), Event: kindOf(seq), Data: fmt.Sprint(seq)})
+	}
+}
+
+// kindOf is the kind TestServeScoped publishes as event seq.
+func kindOf(seq uint64) string {
+	if seq == 1 || seq == 9 {
+		return KindVehicle
+	}
+	return KindIncident
+}
+
+// TestServeMaxClients: beyond MaxClients open streams, Serve refuses before writing anything; a
+// place is free again once a stream ends.
+func TestServeMaxClients(t *testing.T) {
+	h := mustHub(t, HubConfig{MaxClients: 2, Heartbeat: time.Hour})
+	ended := make(chan error, 8)
+	srv := server(t, h, ended, nil)
+	var leave func()
+	for range 2 {
+		var msgs <-chan msg
+		_, msgs, leave = open(t, srv.URL, nil)
+		expect(t, msgs, msg{Retry: "2000"})
+		expect(t, msgs, msg{ID: id(h, 0)})
+	}
+	rec := httptest.NewRecorder()
+	err := h.ServeScoped(rec, httptest.NewRequest(http.MethodGet, "/", nil), "370402")
+	if !errors.Is(err, ErrTooManyStreams) || liftrescue.ErrorCode(err) != liftrescue.EUNAVAILABLE ||
+		!strings.Contains(liftrescue.ErrorMessage(err), "too many live streams") {
+		t.Errorf("third stream: %v, want ErrTooManyStreams", err)
+	}
+	if rec.Body.Len() != 0 || len(rec.Header()) != 0 || rec.Flushed {
+		t.Errorf("wrote %q with headers %v", rec.Body, rec.Header())
+	}
+
+	leave()
+	waitEnded(t, ended)
+	_, msgs, _ := open(t, srv.URL, nil)
 	expect(t, msgs, msg{Retry: "2000"})
 	expect(t, msgs, msg{ID: id(h, 0)})
-	expect(t, msgs, msg{Comment: "ping"})
-	mustPublish(t, h, KindVehicle, 1)
-	for {
-		m := next(t, msgs)
-		if m == (msg{ID: id(h, 1)}) {
-			break
-		}
-		if m != (msg{Comment: "ping"}) {
-			t.Fatalf("got %+v", m)
-		}
+	if st := h.Stats(); st.Refused != 1 || st.Subscribers != 2 {
+		t.Errorf("stats %+v", st)
 	}
-	expect(t, msgs, msg{Comment: "ping"})
-	expect(t, msgs, msg{Comment: "ping"}) // and no id again: nothing new
 }
 
 // TestServeOutlivesServerTimeouts: the service's server has read and write timeouts, which would

@@ -43,7 +43,7 @@ func newFeedFixture(tb testing.TB, fleet ...*liftrescue.Vehicle) *feedFixture {
 	}
 	f := &feedFixture{ix: ix, clock: &clock{t: t0}, fleet: fleet}
 	f.hub = mustHub(tb, HubConfig{Now: f.clock.Now, Buffer: 100_000, SubscriberBuffer: 100_000})
-	f.sub = mustSubscribe(tb, f.hub, "", nil)
+	f.sub = mustSubscribe(tb, f.hub, "", filter{})
 	f.feed, err = NewVehicleFeed(VehicleFeedConfig{Hub: f.hub, Index: ix, Fleet: f.Fleet, Now: f.clock.Now})
 	if err != nil {
 		tb.Fatal(err)

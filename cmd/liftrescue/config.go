@@ -38,6 +38,9 @@ type Config struct {
 	SecureCookies  bool    // the session cookie is Secure even over plain HTTP (TLS ends at a proxy)
 	KeyRate        float64 // requests a second per API key
 	UserRate       float64 // requests a second per signed-in person
+	DeviceRate     float64 // fixes a second one tracker may keep up; 0: no limit
+	JT808PerAddr   int     // JT/T 808 connections from one address; 0: no cap
+	MaxStreams     int     // live streams open at once; 0: no cap
 	H3Resolution   int
 	StaleAfter     time.Duration
 	OfflineAfter   time.Duration
@@ -128,8 +131,8 @@ func (f *flags) Duration(p *time.Duration, name string, def time.Duration, usage
 func (f *flags) Float(p *float64, name string, def float64, usage string) {
 	if v, ok := os.LookupEnv(envName(name)); ok {
 		x, err := strconv.ParseFloat(v, 64)
-		if err != nil || x <= 0 {
-			f.errs = append(f.errs, fmt.Errorf("%s=%q: want a positive number", envName(name), v))
+		if err != nil || x < 0 {
+			f.errs = append(f.errs, fmt.Errorf("%s=%q: want a number, 0 or more", envName(name), v))
 		}
 		def = x
 	}
@@ -176,6 +179,9 @@ func (c *Config) serveFlags(f *flags) {
 	f.Bool(&c.SecureCookies, "secure-cookies", false, "mark the session cookie Secure even when the request says plain HTTP (TLS ends at a proxy that does not say so)")
 	f.Float(&c.KeyRate, "key-rate", 200, "requests a second each API key may keep up (beyond a burst of twice that: 429 with Retry-After)")
 	f.Float(&c.UserRate, "user-rate", 30, "requests a second each signed-in person may keep up")
+	f.Float(&c.DeviceRate, "device-rate", 10, "fixes a second one tracker may keep up, beyond a burst of 600 (a tunnel's backlog): more are refused (OsmAnd 429, JT/T 808 result 1); 0 turns the limit off (load benchmarks)")
+	f.Int(&c.JT808PerAddr, "jt808-conns-per-addr", 1024, "JT/T 808 connections one address may hold (carriers put many trackers behind one NAT address); 0: no cap")
+	f.Int(&c.MaxStreams, "max-streams", 1000, "live streams (SSE) open at once; beyond: 503 with Retry-After; 0: no cap")
 	f.Int(&c.H3Resolution, "h3-res", geo.DefaultH3Resolution, "H3 resolution of the live index's cells (1–15)")
 	f.Duration(&c.StaleAfter, "stale-after", liftrescue.DefaultStaleAfter, "a vehicle silent this long is stale")
 	f.Duration(&c.OfflineAfter, "offline-after", liftrescue.DefaultOfflineAfter, "a vehicle silent this long is offline")

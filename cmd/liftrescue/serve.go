@@ -131,7 +131,8 @@ func (m *Main) listen() error {
 		}
 	}
 	if m.jt808Listener != nil {
-		m.jt808 = &gps.JT808Server{Pipeline: m.Ingest, DisableRegistration: !m.Config.JT808Register, Logger: m.Logger}
+		m.jt808 = &gps.JT808Server{Pipeline: m.Ingest, DisableRegistration: !m.Config.JT808Register, Logger: m.Logger,
+			MaxConnsPerAddr: m.Config.JT808PerAddr}
 	}
 	return nil
 }
@@ -296,8 +297,9 @@ func (m *Main) openLive(ctx context.Context) error {
 	}
 	// A minute of vehicle events at a thousand a second: a map that lost its connection for
 	// that long resumes without reloading.
-	hub := stream.NewHub(stream.HubConfig{Buffer: 60_000, Logger: m.Logger})
+	hub := stream.NewHub(stream.HubConfig{Buffer: 60_000, Logger: m.Logger, MaxClients: m.Config.MaxStreams})
 	p, err := gps.NewPipeline(ctx, gps.PipelineConfig{Store: m.db, Index: ix, FlushInterval: m.Config.FlushInterval, FlushSize: batch,
+		DeviceRate:  m.Config.DeviceRate,
 		MaxSpeedKmh: float64(m.Config.MaxSpeedKmh), Writers: writers, Logger: m.Logger,
 		OnAlarm: func(vehicleID int64, f liftrescue.Fix) {
 			m.Logger.Warn("tracker alarm", "vehicle_id", vehicleID, "alarm", f.Alarm, "lat", f.Lat, "lon", f.Lon)
@@ -356,7 +358,9 @@ func (m *Main) openDispatch() error {
 	}
 	m.Dispatch, err = dispatch.New(dispatch.Config{Store: m.db, Index: m.Index, Policy: policy, Liveness: m.liveness(),
 		Logger: m.Logger, BaseURL: publicURL, Location: m.Config.location, SMS: m.Config.SMSURL != "", Webhooks: names,
-		Queued: m.Outbox.Kick, Published: func(inc *liftrescue.Incident) { m.Stream.Publish(stream.KindIncident, incidentSummary(inc)) }})
+		Queued: m.Outbox.Kick, Published: func(inc *liftrescue.Incident) {
+			m.Stream.PublishIn(stream.KindIncident, inc.District, incidentSummary(inc))
+		}})
 	if err != nil {
 		return err
 	}
