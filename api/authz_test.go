@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -519,6 +520,24 @@ func TestStreamScopedToDistrict(t *testing.T) {
 		serve(srv, "GET", "/api/v1/stream", "", header...)
 		if got := <-st.got; got != who.district {
 			t.Errorf("%s's stream is scoped to %q, want %q", who.name, got, who.district)
+		}
+	}
+}
+
+// TestResponderLinksOnlyForDispatchers: the links in the texts sent to units are credentials; a
+// supervisor or a read-only key sees the texts without them.
+func TestResponderLinksOnlyForDispatchers(t *testing.T) {
+	w := newRescueWorld(t)
+	inc := w.open(t, `{"elevator":"123456","trapped":1}`)
+	path := "/api/v1/incidents/" + strconv.FormatInt(inc.ID, 10)
+	link := regexp.MustCompile(`/r/[a-z2-7]{16,}`)
+	if rec := w.do("GET", path, ""); !link.MatchString(rec.Body.String()) {
+		t.Fatalf("the admin key sees no responder link in the texts: %.500s", rec.Body)
+	}
+	for _, who := range []caller{{name: "supervisor", role: liftrescue.RoleSupervisor}, {name: "reader", scopes: []liftrescue.Permission{liftrescue.PermRead}}} {
+		rec := w.do("GET", path, "", w.credential(t, who)...)
+		if rec.Code != 200 || link.MatchString(rec.Body.String()) || !strings.Contains(rec.Body.String(), "/r/…") {
+			t.Errorf("%s reads %d with the links: %.500s", who.name, rec.Code, rec.Body)
 		}
 	}
 }

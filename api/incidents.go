@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,7 +56,7 @@ func (s *Server) openIncident(c echo.Context) error {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/incidents/"+strconv.FormatInt(inc.ID, 10))
-	return c.JSON(http.StatusCreated, publicIncident(full))
+	return c.JSON(http.StatusCreated, publicIncident(c, full))
 }
 
 func (s *Server) listIncidents(c echo.Context) error {
@@ -78,7 +79,7 @@ func (s *Server) listIncidents(c echo.Context) error {
 		return err
 	}
 	for i, inc := range page.Items {
-		page.Items[i] = publicIncident(inc)
+		page.Items[i] = publicIncident(c, inc)
 	}
 	return c.JSON(http.StatusOK, page)
 }
@@ -88,7 +89,7 @@ func (s *Server) getIncident(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, publicIncident(inc))
+	return c.JSON(http.StatusOK, publicIncident(c, inc))
 }
 
 // incidentByPath finds the incident the :id path parameter names, if the principal covers its
@@ -165,7 +166,7 @@ func (s *Server) incidentAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, publicIncident(inc))
+	return c.JSON(http.StatusOK, publicIncident(c, inc))
 }
 
 // dispatcherActions are the actions a dispatcher posts; open and deadline are the system's.
@@ -185,12 +186,23 @@ func (s *Server) dispatchPolicy(c echo.Context) error {
 	return c.JSON(http.StatusOK, s.cfg.Dispatch.Policy())
 }
 
-// publicIncident leaves out what only the server needs: the hashes of responder links.
-func publicIncident(inc *liftrescue.Incident) *liftrescue.Incident {
+// publicIncident leaves out what only the server needs: the hashes of responder links. The links
+// in the texts sent are credentials (whoever holds one answers for the unit): only those who may
+// move the incident on themselves see them; others see the texts with the links cut.
+func publicIncident(c echo.Context, inc *liftrescue.Incident) *liftrescue.Incident {
 	out := *inc
 	out.Assignments = append([]liftrescue.Assignment(nil), inc.Assignments...)
 	for i := range out.Assignments {
 		out.Assignments[i].TokenHash = ""
 	}
+	if !principalOf(c).Can(liftrescue.PermDispatch) && len(inc.Notifications) > 0 {
+		out.Notifications = append([]liftrescue.Notification(nil), inc.Notifications...)
+		for i := range out.Notifications {
+			out.Notifications[i].Body = responderLink.ReplaceAllString(out.Notifications[i].Body, "/r/…")
+		}
+	}
 	return &out
 }
+
+// responderLink matches the token of a responder's link in a text.
+var responderLink = regexp.MustCompile(`/r/[A-Za-z0-9_-]{16,}`)
