@@ -271,7 +271,7 @@ type AccountService interface {
 	RecordSignIn(ctx context.Context, userID int64, failed int, lockedUntil *time.Time, signedInAt *time.Time) error
 
 	// CreateSession stores s. DeleteSessions ends every session of the user (disabled, or a new
-	// password), and returns how many ended.
+	// password) but the one with the token hash except ("" for none), and returns how many ended.
 	CreateSession(ctx context.Context, s *Session) error
 	// FindSession returns the session with the token hash and its user; ENOTFOUND when there is
 	// none or it has expired at now.
@@ -279,7 +279,7 @@ type AccountService interface {
 	// TouchSession moves a session's last use and expiry on. ENOTFOUND when it has gone.
 	TouchSession(ctx context.Context, tokenHash string, seen, expires time.Time) error
 	DeleteSession(ctx context.Context, tokenHash string) error
-	DeleteSessions(ctx context.Context, userID int64) (int64, error)
+	DeleteSessions(ctx context.Context, userID int64, except string) (int64, error)
 	// DeleteExpiredSessions removes the sessions expired before t, and says how many went.
 	DeleteExpiredSessions(ctx context.Context, t time.Time) (int64, error)
 

@@ -58,10 +58,8 @@ func (s *Server) cookie(c echo.Context, token string, maxAge int) *http.Cookie {
 
 func (s *Server) session(c echo.Context) error {
 	info := SessionInfo{Principal: principalOf(c)}
-	if cookie, err := c.Request().Cookie(sessionCookie); err == nil && bearerToken(c.Request()) == "" {
-		if _, sess, err := s.cfg.Auth.Session(c.Request().Context(), cookie.Value); err == nil {
-			info.CSRFToken, info.ExpiresAt = sess.CSRF, &sess.ExpiresAt
-		}
+	if sess, ok := c.Get(sessionKey).(*liftrescue.Session); ok {
+		info.CSRFToken, info.ExpiresAt = sess.CSRF, &sess.ExpiresAt
 	}
 	return c.JSON(http.StatusOK, info)
 }

@@ -32,7 +32,10 @@ const (
 	csrfHeader    = "X-CSRF-Token"
 )
 
-const principalKey = "principal"
+const (
+	principalKey = "principal"
+	sessionKey   = "session" // the *liftrescue.Session of a request made with the cookie
+)
 
 // principalOf is who makes the request, nil on a public route asked anonymously.
 func principalOf(c echo.Context) *liftrescue.Principal {
@@ -116,6 +119,7 @@ func (s *Server) authenticate(c echo.Context, unsafe bool) (*liftrescue.Principa
 	if err != nil {
 		return nil, err
 	}
+	c.Set(sessionKey, sess)
 	if unsafe && subtle.ConstantTimeCompare([]byte(req.Header.Get(csrfHeader)), []byte(sess.CSRF)) != 1 {
 		// The principal comes back with the refusal, for the audit line.
 		return p, liftrescue.Errorf(liftrescue.EFORBIDDEN, "a write through the console must carry its %s header", csrfHeader)

@@ -285,6 +285,12 @@ func TestSignIn(t *testing.T) {
 	}
 	session := []string{"Authorization", "", "Cookie", cookie.Name + "=" + cookie.Value}
 	w.call(t, 200, nil, "GET", "/api/v1/incidents", "", session...)
+	// A reloaded console gets its CSRF token back from the session.
+	var again api.SessionInfo
+	w.call(t, 200, &again, "GET", "/api/v1/session", "", session...)
+	if again.CSRFToken != info.CSRFToken || again.Principal.Name != "zhangmin" {
+		t.Errorf("GET /api/v1/session = %+v, want the session's CSRF token", again)
+	}
 	// A write without the CSRF token is what another site's form would send.
 	if rec := w.do("POST", "/api/v1/incidents", `{"elevator":"123456","trapped":1}`, session...); rec.Code != 403 || !strings.Contains(rec.Body.String(), "X-CSRF-Token") {
 		t.Errorf("write without CSRF token = %d %s, want 403", rec.Code, rec.Body)

@@ -344,26 +344,26 @@ func (s *Service) ChangePassword(ctx context.Context, userID int64, current, nex
 	if err := s.store.UpdateUser(ctx, u); err != nil {
 		return err
 	}
-	keepHash := Hash(keep)
-	var sess *liftrescue.Session
+	except := ""
 	if keep != "" {
-		sess, _, _ = s.store.FindSession(ctx, keepHash, s.now().UTC())
+		except = Hash(keep)
 	}
-	if err := s.EndSessions(ctx, userID); err != nil {
-		return err
-	}
-	if sess != nil {
-		return s.store.CreateSession(ctx, sess)
-	}
-	return nil
+	return s.endSessions(ctx, userID, except)
 }
 
 // EndSessions signs the user out everywhere.
 func (s *Service) EndSessions(ctx context.Context, userID int64) error {
-	if _, err := s.store.DeleteSessions(ctx, userID); err != nil {
+	return s.endSessions(ctx, userID, "")
+}
+
+// endSessions ends the user's sessions but the one with the token hash except.
+func (s *Service) endSessions(ctx context.Context, userID int64, except string) error {
+	if _, err := s.store.DeleteSessions(ctx, userID, except); err != nil {
 		return err
 	}
-	s.forgetWhere(func(c cached) bool { return c.session != nil && c.session.UserID == userID })
+	s.forgetWhere(func(c cached) bool {
+		return c.session != nil && c.session.UserID == userID && c.session.TokenHash != except
+	})
 	return nil
 }
 

@@ -180,3 +180,39 @@ func TestAPIKeyRevokedAtOnce(t *testing.T) {
 		t.Errorf("a short chosen key: %v", err)
 	}
 }
+
+// TestChangePassword: the current password is required; the session that changed it stays, the
+// others end, and only the new password signs in.
+func TestChangePassword(t *testing.T) {
+	svc, _, _ := newService(t)
+	ctx := context.Background()
+	u := &liftrescue.User{Username: "wanglei", Role: liftrescue.RoleDispatcher}
+	if err := svc.CreateUser(ctx, u, "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	here, _ := svc.SignIn(ctx, "wanglei", "correct horse battery", "", "")
+	there, _ := svc.SignIn(ctx, "wanglei", "correct horse battery", "", "")
+	for _, s := range []*auth.SignedIn{here, there} { // both cached
+		if _, _, err := svc.Session(ctx, s.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := svc.ChangePassword(ctx, u.ID, "not it", "a new long password", here.Token); liftrescue.ErrorCode(err) != liftrescue.EINVALID {
+		t.Errorf("wrong current password: %v", err)
+	}
+	if err := svc.ChangePassword(ctx, u.ID, "correct horse battery", "a new long password", here.Token); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := svc.Session(ctx, here.Token); err != nil {
+		t.Errorf("the session that changed the password ended: %v", err)
+	}
+	if _, _, err := svc.Session(ctx, there.Token); liftrescue.ErrorCode(err) != liftrescue.EUNAUTHORIZED {
+		t.Errorf("the other session: %v, want ended", err)
+	}
+	if _, err := svc.SignIn(ctx, "wanglei", "correct horse battery", "", ""); err != auth.ErrBadCredentials {
+		t.Errorf("old password: %v", err)
+	}
+	if _, err := svc.SignIn(ctx, "wanglei", "a new long password", "", ""); err != nil {
+		t.Errorf("new password: %v", err)
+	}
+}

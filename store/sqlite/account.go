@@ -111,8 +111,8 @@ func (db *DB) DeleteSession(ctx context.Context, tokenHash string) error {
 	return translate(err)
 }
 
-func (db *DB) DeleteSessions(ctx context.Context, userID int64) (int64, error) {
-	return db.execCount(ctx, sqlq.DeleteSessions, userID)
+func (db *DB) DeleteSessions(ctx context.Context, userID int64, except string) (int64, error) {
+	return db.execCount(ctx, sqlq.DeleteSessions, userID, except)
 }
 
 func (db *DB) DeleteExpiredSessions(ctx context.Context, t time.Time) (int64, error) {

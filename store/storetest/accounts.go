@@ -248,20 +248,25 @@ func testSessions(t *testing.T, f *fixture) {
 	MustOK(t, f.s.DeleteSession(f.ctx, "a1"))
 	MustCode(t, f.s.TouchSession(f.ctx, "a1", seen, expires), liftrescue.ENOTFOUND)
 
-	// Every session of a user ends; another user's stay.
+	// Every session of a user ends but the one kept (the one that changed the password); another
+	// user's stay.
 	f.session(t, "b1", u)
 	f.session(t, "b2", u)
+	f.session(t, "b3", u)
 	f.session(t, "c1", other)
-	n, err := f.s.DeleteSessions(f.ctx, u.ID)
+	n, err := f.s.DeleteSessions(f.ctx, u.ID, "b3")
 	MustOK(t, err)
 	if n != 2 {
 		t.Fatalf("DeleteSessions = %d, want 2", n)
 	}
-	for token, want := range map[string]string{"b1": liftrescue.ENOTFOUND, "b2": liftrescue.ENOTFOUND, "c1": ""} {
+	for token, want := range map[string]string{"b1": liftrescue.ENOTFOUND, "b2": liftrescue.ENOTFOUND, "b3": "", "c1": ""} {
 		_, _, err := f.s.FindSession(f.ctx, token, f.clock.T)
 		MustCode(t, err, want)
 	}
-	if n, err := f.s.DeleteSessions(f.ctx, u.ID); err != nil || n != 0 {
+	if n, err := f.s.DeleteSessions(f.ctx, u.ID, ""); err != nil || n != 1 {
+		t.Fatalf("DeleteSessions of all = %d, %v; want the kept one", n, err)
+	}
+	if n, err := f.s.DeleteSessions(f.ctx, u.ID, ""); err != nil || n != 0 {
 		t.Fatalf("DeleteSessions again = %d, %v; want 0", n, err)
 	}
 

@@ -54,7 +54,7 @@ const (
 	// TouchSession takes the time last seen, the new expiry and the token hash.
 	TouchSession   = `UPDATE sessions SET last_seen_at = ?, expires_at = ? WHERE token_hash = ?`
 	DeleteSession  = `DELETE FROM sessions WHERE token_hash = ?`
-	DeleteSessions = `DELETE FROM sessions WHERE user_id = ?`
+	DeleteSessions = `DELETE FROM sessions WHERE user_id = ? AND token_hash <> ?`
 	// DeleteExpiredSessions takes a time and removes the sessions that FindSession no longer finds
 	// at that time: expired at or before it.
 	DeleteExpiredSessions = `DELETE FROM sessions WHERE expires_at <= ?`
