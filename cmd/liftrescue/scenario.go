@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/liftrescue/liftrescue"
@@ -144,11 +145,27 @@ func (s *scenario) call(ctx context.Context, method, path, bearer string, in, ou
 
 // tracker is a volunteer vehicle whose tracker the scenario plays.
 type tracker struct {
-	id              int64
-	plate, device   string
-	secret          string
-	lon, lat        float64
+	id            int64
+	plate, device string
+	secret        string
+	lon, lat      float64
+	// dest is where the tracker drives: set by the rescue, read by the reporting loop.
+	mu              sync.Mutex
 	destLon, destLt float64
+}
+
+// driveTo sends the tracker toward a place.
+func (t *tracker) driveTo(lon, lat float64) {
+	t.mu.Lock()
+	t.destLon, t.destLt = lon, lat
+	t.mu.Unlock()
+}
+
+// dest is where the tracker drives.
+func (t *tracker) dest() (lon, lat float64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.destLon, t.destLt
 }
 
 func (s *scenario) run(ctx context.Context) error {
@@ -249,12 +266,13 @@ func (s *scenario) report(ctx context.Context, trackers []*tracker) error {
 		}
 		step := s.speedKmh / 3.6 // metres a second
 		for _, tr := range trackers {
-			d := geo.DistanceM(tr.lon, tr.lat, tr.destLon, tr.destLt)
+			destLon, destLat := tr.dest()
+			d := geo.DistanceM(tr.lon, tr.lat, destLon, destLat)
 			if d <= step {
-				tr.lon, tr.lat = tr.destLon, tr.destLt
+				tr.lon, tr.lat = destLon, destLat
 			} else {
-				tr.lon += (tr.destLon - tr.lon) * step / d
-				tr.lat += (tr.destLt - tr.lat) * step / d
+				tr.lon += (destLon - tr.lon) * step / d
+				tr.lat += (destLat - tr.lat) * step / d
 			}
 		}
 		if err := s.post(ctx, trackers); err != nil && ctx.Err() == nil {
@@ -352,7 +370,7 @@ func (s *scenario) rescue(ctx context.Context, e liftrescue.Elevator, trackers [
 	if err := s.act(ctx, inc.ID, map[string]any{"action": "accept", "assignment_id": a.ID}); err != nil {
 		return err
 	}
-	tr.destLon, tr.destLt = offset(e.Lon, e.Lat, 30, 0)
+	tr.driveTo(offset(e.Lon, e.Lat, 30, 0))
 	s.step("%s accepted and drives to the elevator at %.0f km/h", tr.plate, s.speedKmh)
 	inc, err = s.await(ctx, inc.ID, "arrival", func(i *incident) bool { return i.State == "arrived" })
 	if err != nil {
