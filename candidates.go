@@ -6,8 +6,10 @@ type Candidate struct {
 	Status VehicleStatus `json:"status"`
 	// PositionAgeS is how old the vehicle's fix is, in seconds.
 	PositionAgeS float64 `json:"position_age_s"`
-	// Grid is the rescue grid the unit serves ("" until rescue grids are drawn).
-	Grid string `json:"grid"`
+	// InGrid says the unit is one of the incident's rescue grid's, which rank first; Grid is then
+	// that grid's name.
+	InGrid bool   `json:"in_grid"`
+	Grid   string `json:"grid"`
 }
 
 // Reasons a unit is left out of the candidates.

@@ -214,7 +214,10 @@ type Incident struct {
 	Elevator   ElevatorSnapshot `json:"elevator"`
 	District   string           `json:"district"`
 	// Rural districts have the longer arrival limit.
-	Rural       bool           `json:"rural"`
+	Rural bool `json:"rural"`
+	// Grid is the rescue grid of the active plan the elevator was in when the incident opened,
+	// nil when it was in none (or no plan was published).
+	Grid        *IncidentGrid  `json:"grid"`
 	Source      IncidentSource `json:"source"`
 	Trapped     int            `json:"trapped"` // passengers reported trapped, 0 when unknown
 	CallerPhone string         `json:"caller_phone"`
@@ -289,6 +292,11 @@ func (inc *Incident) Clone() *Incident {
 		c.Assignments[i] = a
 	}
 	c.Deadlines = append([]Deadline(nil), inc.Deadlines...)
+	if inc.Grid != nil {
+		g := *inc.Grid
+		g.Units = append([]int64(nil), g.Units...)
+		c.Grid = &g
+	}
 	c.Timeline = nil
 	c.Notifications = nil
 	return &c

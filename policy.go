@@ -166,3 +166,8 @@ func (p *Policy) arriveTimeout(district string, rural bool) time.Duration {
 	}
 	return time.Duration(p.ArriveTimeout)
 }
+
+// ArriveLimit returns the arrival limit in a district, for planning: what a unit must beat.
+func (p *Policy) ArriveLimit(district string, rural bool) time.Duration {
+	return p.arriveTimeout(district, rural)
+}

@@ -23,6 +23,7 @@ type Store interface {
 	PositionService
 	IncidentService
 	AccountService
+	GridService
 
 	// Ready returns nil when the database answers and its schema is at the version this binary
 	// expects; else EUNAVAILABLE.
@@ -57,7 +58,8 @@ type OrganizationService interface {
 	// ECONFLICT if the code is taken, and ECONFLICT when the kind changes while elevators, teams
 	// or grids rely on the old kind.
 	UpdateOrganization(ctx context.Context, o *Organization) error
-	// DeleteOrganization returns ENOTFOUND, and ECONFLICT while elevators or teams refer to it.
+	// DeleteOrganization returns ENOTFOUND, and ECONFLICT while elevators or teams refer to it, or
+	// a grid of a draft or of the active plan names it.
 	DeleteOrganization(ctx context.Context, id int64) error
 	// ImportOrganizations upserts rows by code. See ImportOptions for all-or-nothing and dry runs.
 	// Returns EINVALID with a Detail per bad row when nothing was written.
@@ -356,4 +358,23 @@ func (r *ImportResult) Settle(opt ImportOptions, what string) (write bool, err e
 		}
 	}
 	return !opt.DryRun && r.Created+r.Updated > 0, nil
+}
+
+// EachPage calls fn with every item of a paged list, page by page, until the list ends or ctx
+// does.
+func EachPage[T any](ctx context.Context, list func(Paging) (*Page[T], error), fn func(T)) error {
+	p := Paging{Limit: MaxLimit}
+	for {
+		page, err := list(p)
+		if err != nil {
+			return err
+		}
+		for _, it := range page.Items {
+			fn(it)
+		}
+		if page.NextCursor == "" || ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.Cursor = page.NextCursor
+	}
 }

@@ -87,9 +87,10 @@ func (s *Server) authorize(r route) echo.MiddlewareFunc {
 	}
 }
 
-// cityWide permissions change what every district shares, so district staff never hold them.
+// cityWide permissions change what every district shares, so district staff never hold them: the
+// registry, the accounts, and the plan of rescue grids (one for the whole city).
 func cityWide(perm liftrescue.Permission) bool {
-	return perm == liftrescue.PermRegistry || perm == liftrescue.PermAccounts
+	return perm == liftrescue.PermRegistry || perm == liftrescue.PermAccounts || perm == liftrescue.PermGrids
 }
 
 func forbidden(p *liftrescue.Principal, perm liftrescue.Permission) error {

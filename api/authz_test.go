@@ -98,6 +98,22 @@ var policy = map[string]access{
 	"POST /api/v1/keys":            {perm: liftrescue.PermAccounts},
 	"DELETE /api/v1/keys/{id}":     {perm: liftrescue.PermAccounts},
 	"GET /api/v1/audit":            {perm: liftrescue.PermAudit},
+
+	"GET /api/v1/grids":                      {perm: liftrescue.PermRead},
+	"GET /api/v1/plans":                      {perm: liftrescue.PermRead},
+	"POST /api/v1/plans":                     {perm: liftrescue.PermGrids},
+	"GET /api/v1/plans/{id}":                 {perm: liftrescue.PermRead},
+	"PUT /api/v1/plans/{id}":                 {perm: liftrescue.PermGrids},
+	"DELETE /api/v1/plans/{id}":              {perm: liftrescue.PermGrids},
+	"GET /api/v1/plans/{id}/grids":           {perm: liftrescue.PermRead},
+	"POST /api/v1/plans/{id}/grids":          {perm: liftrescue.PermGrids},
+	"GET /api/v1/plans/{id}/grids/{grid}":    {perm: liftrescue.PermRead},
+	"PUT /api/v1/plans/{id}/grids/{grid}":    {perm: liftrescue.PermGrids},
+	"DELETE /api/v1/plans/{id}/grids/{grid}": {perm: liftrescue.PermGrids},
+	"GET /api/v1/plans/{id}/check":           {perm: liftrescue.PermRead},
+	"POST /api/v1/plans/{id}/publish":        {perm: liftrescue.PermGrids},
+	"GET /api/v1/plans/{id}/coverage":        {perm: liftrescue.PermRead},
+	"GET /api/v1/plans/{id}/whatif":          {perm: liftrescue.PermRead},
 }
 
 // caller is one row of the matrix: how it proves itself, and what it may do.
@@ -116,7 +132,7 @@ func (c caller) can(perm liftrescue.Permission) bool {
 		return false
 	case perm == signedIn:
 		return true
-	case c.district != "" && (perm == liftrescue.PermRegistry || perm == liftrescue.PermAccounts):
+	case c.district != "" && (perm == liftrescue.PermRegistry || perm == liftrescue.PermAccounts || perm == liftrescue.PermGrids):
 		return false // kept city-wide
 	case c.role != "":
 		return slices.Contains(c.role.Permissions(), perm)

@@ -130,13 +130,16 @@ func httpErrorPayload(he *echo.HTTPError) ErrorPayload {
 	return ErrorPayload{Code: liftrescue.EINTERNAL, Message: "internal error"}
 }
 
+// mimeGeoJSON is GeoJSON's media type (RFC 7946); GeoJSON is JSON, and read as such.
+const mimeGeoJSON = "application/geo+json"
+
 // decodeJSON reads exactly one JSON value into v, refusing unknown fields, so that a typo in an
 // integration ("rescueCode") fails loudly instead of silently storing nothing.
 func decodeJSON(c echo.Context, v any) error {
 	req := c.Request()
 	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
 		mt, params, err := mime.ParseMediaType(ct)
-		if err != nil || mt != echo.MIMEApplicationJSON {
+		if err != nil || (mt != echo.MIMEApplicationJSON && mt != mimeGeoJSON) {
 			return liftrescue.Errorf(codeUnsupportedMedia, "send the body as application/json, not %s", shorten(ct))
 		}
 		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {

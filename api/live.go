@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/planning"
 )
 
 // The live routes: where the vehicles are now, their tracks, the fixes of trackers and gateways
@@ -168,6 +169,8 @@ type VehicleDetail struct {
 	*liftrescue.Vehicle
 	Status   liftrescue.VehicleStatus `json:"status"`
 	Position *liftrescue.LivePosition `json:"position"`
+	// Grid is the active plan's rescue grid the vehicle is in now, nil when none.
+	Grid *planning.GridName `json:"grid"`
 }
 
 func (s *Server) getVehicle(c echo.Context) error {
@@ -180,7 +183,11 @@ func (s *Server) getVehicle(c echo.Context) error {
 		return err
 	}
 	lv := s.liveVehicle(v, s.now())
-	return c.JSON(http.StatusOK, VehicleDetail{Vehicle: v, Status: lv.Status, Position: lv.Position})
+	out := VehicleDetail{Vehicle: v, Status: lv.Status, Position: lv.Position}
+	if lv.Position != nil {
+		out.Grid = s.gridAt(lv.Position.Lon, lv.Position.Lat)
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // Track is a vehicle's path over a span of time.

@@ -127,6 +127,9 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 			}}
 		})
 	}
+	if strings.HasPrefix(t.PkgPath(), "github.com/paulmach/orb") {
+		return map[string]any{"type": "object", "description": "GeoJSON (RFC 7946), WGS-84"}
+	}
 	switch t.Kind() {
 	case reflect.String:
 		return map[string]any{"type": "string"}
@@ -142,7 +145,7 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 		return map[string]any{"type": "object"}
 	case reflect.Struct:
 		name := t.Name()
-		if i := strings.IndexByte(name, '['); i >= 0 { // Page[*liftrescue.Elevator] → PageElevator
+		if i := strings.IndexByte(name, '['); i >= 0 && t.Field(0).Type.Kind() == reflect.Slice { // Page[*liftrescue.Elevator] → PageElevator
 			item := t.Field(0).Type.Elem()
 			for item.Kind() == reflect.Pointer {
 				item = item.Elem()

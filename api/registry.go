@@ -14,6 +14,7 @@ import (
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/csvimport"
 	"github.com/liftrescue/liftrescue/geo"
+	"github.com/liftrescue/liftrescue/planning"
 )
 
 // ElevatorDetail is an elevator as a dispatcher needs it on a call: with the names and duty phones
@@ -23,6 +24,8 @@ type ElevatorDetail struct {
 	DistrictName    string       `json:"district_name"`
 	UserUnit        *UnitSummary `json:"user_unit"`
 	MaintenanceUnit *UnitSummary `json:"maintenance_unit"`
+	// Grid is the active plan's rescue grid that holds the elevator, nil when none.
+	Grid *planning.GridName `json:"grid"`
 }
 
 // MarshalJSON writes the elevator's fields and then the detail's: the embedded elevator's own
@@ -33,10 +36,11 @@ func (d ElevatorDetail) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	extra, err := json.Marshal(struct {
-		DistrictName    string       `json:"district_name"`
-		UserUnit        *UnitSummary `json:"user_unit"`
-		MaintenanceUnit *UnitSummary `json:"maintenance_unit"`
-	}{d.DistrictName, d.UserUnit, d.MaintenanceUnit})
+		DistrictName    string             `json:"district_name"`
+		UserUnit        *UnitSummary       `json:"user_unit"`
+		MaintenanceUnit *UnitSummary       `json:"maintenance_unit"`
+		Grid            *planning.GridName `json:"grid"`
+	}{d.DistrictName, d.UserUnit, d.MaintenanceUnit, d.Grid})
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +60,7 @@ func (s *Server) getElevator(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := ElevatorDetail{Elevator: e}
+	out := ElevatorDetail{Elevator: e, Grid: s.gridAt(e.Lon, e.Lat)}
 	if d, err := s.store.FindDistrict(ctx, e.District); err == nil {
 		out.DistrictName = d.Name
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/liftrescue/liftrescue/auth"
 	"github.com/liftrescue/liftrescue/geo"
 	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/planning"
 )
 
 // Config is what the API needs.
@@ -45,6 +46,8 @@ type Config struct {
 	ServerStats func() map[string]any
 	// Dispatch runs incidents; without it the incident routes answer 503.
 	Dispatch Dispatcher
+	// Planner checks, publishes and evaluates rescue grid plans; without it those routes answer 503.
+	Planner *planning.Planner
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 

@@ -2,15 +2,18 @@ package demo
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/liftrescue/liftrescue"
 )
 
 // memStore is the part of a Store that Seed and Seeded use, kept in memory with the checks a real
-// store makes: validation, references by code and id, unique codes, plates and device ids. It
+// store makes: validation, references by code and id (a grid's units must be volunteer units, its
+// fire station a fire station), unique codes, plates and device ids, only drafts changing. It
 // lets the package test Seed before a real store exists; seed_test.go runs it against SQLite.
 type memStore struct {
 	liftrescue.Store // the rest is not implemented: calling it panics
@@ -23,8 +26,13 @@ type memStore struct {
 	elevators []liftrescue.Elevator
 	// imports records the rows of each ImportElevators call.
 	imports []int
-	taken   map[string]bool // rescue and equipment codes, plates and device ids
+	taken   map[string]bool   // rescue and equipment codes, plates and device ids
+	plans   []liftrescue.Plan // by id − 1
+	grids   []liftrescue.Grid // by id − 1
 }
+
+// memNow is the memStore's clock, which never moves.
+var memNow = time.Date(2026, time.November, 1, 0, 0, 0, 0, time.UTC)
 
 func newMemStore() *memStore {
 	return &memStore{orgByCode: map[string]int{}, taken: map[string]bool{}}
@@ -134,6 +142,106 @@ func (m *memStore) ImportElevators(ctx context.Context, rows []liftrescue.Elevat
 	return &liftrescue.ImportResult{Rows: len(rows), Created: len(rows)}, nil
 }
 
+func (m *memStore) CreatePlan(_ context.Context, p *liftrescue.Plan, from int64) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	var copied []liftrescue.Grid
+	if from != 0 {
+		if _, err := m.plan(from); err != nil {
+			return err
+		}
+		for _, g := range m.grids {
+			if g.PlanID == from {
+				copied = append(copied, g)
+			}
+		}
+	}
+	p.ID, p.Status, p.BasedOn, p.Grids = int64(len(m.plans)+1), liftrescue.PlanDraft, from, 0
+	p.CreatedAt, p.UpdatedAt, p.PublishedBy, p.PublishedAt, p.RetiredAt = memNow, memNow, "", nil, nil
+	m.plans = append(m.plans, *p)
+	for _, g := range copied {
+		g.PlanID = p.ID
+		if err := m.CreateGrid(context.Background(), &g); err != nil {
+			return err
+		}
+	}
+	*p = m.plans[p.ID-1]
+	return nil
+}
+
+func (m *memStore) CreateGrid(_ context.Context, g *liftrescue.Grid) error {
+	p, err := m.plan(g.PlanID)
+	if err != nil {
+		return err
+	}
+	if p.Status != liftrescue.PlanDraft {
+		return liftrescue.Errorf(liftrescue.ECONFLICT, "plan %d is %s, not a draft", p.ID, p.Status)
+	}
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	if slices.ContainsFunc(m.grids, func(o liftrescue.Grid) bool { return o.PlanID == g.PlanID && o.Name == g.Name }) {
+		return liftrescue.Errorf(liftrescue.ECONFLICT, "plan %d has a grid named %s", p.ID, g.Name)
+	}
+	if !m.hasDistrict(g.District) {
+		return liftrescue.Invalid("district", "unknown district "+g.District)
+	}
+	if p.Grids >= liftrescue.MaxPlanGrids {
+		return liftrescue.Invalid("plan_id", "the plan is full")
+	}
+	kind := func(id int64) (liftrescue.OrgKind, bool) {
+		if id < 1 || id > int64(len(m.orgs)) {
+			return "", false
+		}
+		return m.orgs[id-1].Kind, true
+	}
+	for i, id := range g.Units {
+		k, ok := kind(id)
+		if why := liftrescue.UnitKindProblem(ok, k, liftrescue.OrgVolunteer); why != "" {
+			return liftrescue.Invalid(fmt.Sprintf("units[%d]", i), why)
+		}
+	}
+	k, ok := kind(g.FireStation)
+	if why := liftrescue.UnitKindProblem(ok, k, liftrescue.OrgFire); why != "" {
+		return liftrescue.Invalid("fire_station", why)
+	}
+	g.ID, g.CreatedAt, g.UpdatedAt = int64(len(m.grids)+1), memNow, memNow
+	stored := *g
+	stored.Area, stored.Units = g.Area.Clone(), slices.Clone(g.Units)
+	m.grids = append(m.grids, stored)
+	p.Grids++
+	p.UpdatedAt = memNow
+	return nil
+}
+
+func (m *memStore) PublishPlan(_ context.Context, id int64, by string) (*liftrescue.Plan, error) {
+	p, err := m.plan(id)
+	if err != nil {
+		return nil, err
+	}
+	if p.Status != liftrescue.PlanDraft {
+		return nil, liftrescue.Errorf(liftrescue.ECONFLICT, "plan %d is %s, not a draft", p.ID, p.Status)
+	}
+	now := memNow
+	for i := range m.plans {
+		if m.plans[i].Status == liftrescue.PlanActive {
+			m.plans[i].Status, m.plans[i].RetiredAt, m.plans[i].UpdatedAt = liftrescue.PlanRetired, &now, now
+		}
+	}
+	p.Status, p.PublishedBy, p.PublishedAt, p.UpdatedAt = liftrescue.PlanActive, by, &now, now
+	published := *p
+	return &published, nil
+}
+
+// plan returns the stored plan with the id, to change in place.
+func (m *memStore) plan(id int64) (*liftrescue.Plan, error) {
+	if id < 1 || id > int64(len(m.plans)) {
+		return nil, liftrescue.Errorf(liftrescue.ENOTFOUND, "no plan %d", id)
+	}
+	return &m.plans[id-1], nil
+}
+
 func (m *memStore) hasDistrict(code string) bool {
 	return slices.ContainsFunc(m.districts, func(d *liftrescue.District) bool { return d.Code == code })
 }
@@ -196,6 +304,33 @@ func TestSeedStoresTheCity(t *testing.T) {
 			t.Errorf("vehicle %d stored under team %d, want %d", i, got, want)
 		}
 	}
+	// The city's grids are in one published plan, their units and fire stations found by code.
+	grids := city.Grids()
+	if len(s.plans) != 1 {
+		t.Fatalf("%d plans stored, want 1", len(s.plans))
+	}
+	if p := s.plans[0]; p.Name != PlanName || p.Status != liftrescue.PlanActive || p.CreatedBy != PlanAuthor ||
+		p.PublishedBy != PlanAuthor || p.PublishedAt == nil || p.Grids != len(grids) {
+		t.Errorf("plan %q %s created by %q, published by %q at %v with %d grids; want %q %s by %q with %d grids",
+			p.Name, p.Status, p.CreatedBy, p.PublishedBy, p.PublishedAt, p.Grids, PlanName, liftrescue.PlanActive, PlanAuthor, len(grids))
+	}
+	if len(s.grids) != len(grids) {
+		t.Fatalf("%d grids stored, want %d", len(s.grids), len(grids))
+	}
+	code := func(id int64) string { return s.orgs[id-1].Code }
+	for i, gs := range grids {
+		g := s.grids[i]
+		var units []string
+		for _, id := range g.Units {
+			units = append(units, code(id))
+		}
+		if g.PlanID != s.plans[0].ID || g.Name != gs.Grid.Name || g.District != gs.Grid.District ||
+			!reflect.DeepEqual(g.Area, gs.Grid.Area) || !reflect.DeepEqual(units, gs.UnitCodes) ||
+			code(g.FireStation) != gs.FireStationCode {
+			t.Errorf("grid %d stored as %s in %s of plan %d with units %v and fire station %s, want %s in %s with %v and %s",
+				i, g.Name, g.District, g.PlanID, units, code(g.FireStation), gs.Grid.Name, gs.Grid.District, gs.UnitCodes, gs.FireStationCode)
+		}
+	}
 	// Seed leaves the city as it was, so it can be seeded again elsewhere.
 	if again := Generate(Config{Elevators: 2*SeedChunk + 5000}); !reflect.DeepEqual(again.Organizations, city.Organizations) {
 		t.Error("Seed changed the city's organisations")
@@ -211,7 +346,7 @@ func TestSeedStopsAtTheFirstError(t *testing.T) {
 	if liftrescue.ErrorCode(err) != liftrescue.ENOTFOUND {
 		t.Fatalf("Seed with a team of an unknown organisation: %v, want not_found", err)
 	}
-	if len(s.teams) != 0 || len(s.elevators) != 0 {
-		t.Errorf("%d teams and %d elevators stored after the error", len(s.teams), len(s.elevators))
+	if len(s.teams) != 0 || len(s.plans) != 0 || len(s.elevators) != 0 {
+		t.Errorf("%d teams, %d plans and %d elevators stored after the error", len(s.teams), len(s.plans), len(s.elevators))
 	}
 }

@@ -12,10 +12,12 @@ import (
 // dominate, small enough that a chunk's rows and the store's transaction stay modest.
 const SeedChunk = 20_000
 
-// Seed stores the city in s: districts, organisations, teams, vehicles, then the elevators in
-// chunks of SeedChunk, calling progress (if not nil) after each chunk with the elevators stored so
-// far and the total. Every import is all-or-nothing, but Seed as a whole is not: it is meant for an
-// empty store, and a failure part way leaves what was stored before it (see Seeded).
+// Seed stores the city in s: districts, organisations, teams, vehicles, the city's plan of rescue
+// grids (published by PlanAuthor), then the elevators in chunks of SeedChunk, calling progress (if
+// not nil) after each chunk with the elevators stored so far and the total. Every import is
+// all-or-nothing, but Seed as a whole is not: it is meant for an empty store (callers ask Seeded
+// first), and a failure part way leaves what was stored before it. The plan comes before the
+// elevators, so that a store that holds all the elevators holds the published plan too.
 func Seed(ctx context.Context, s liftrescue.Store, city *City, progress func(done, total int)) error {
 	for _, d := range city.Districts {
 		d.Outline = d.Outline.Clone() // the store may normalise what it is given
@@ -33,17 +35,23 @@ func Seed(ctx context.Context, s liftrescue.Store, city *City, progress func(don
 		return fmt.Errorf("seed organisations: %w", err)
 	}
 
-	orgIDs := make(map[string]int64) // by code, looked up once per organisation with teams
+	orgIDs := make(map[string]int64) // by code, looked up once per organisation referred to
+	orgID := func(code string) (int64, error) {
+		if id, ok := orgIDs[code]; ok {
+			return id, nil
+		}
+		o, err := s.FindOrganizationByCode(ctx, code)
+		if err != nil {
+			return 0, fmt.Errorf("find organisation %s: %w", code, err)
+		}
+		orgIDs[code] = o.ID
+		return o.ID, nil
+	}
 	teamIDs := make([]int64, len(city.Teams))
 	for i, ts := range city.Teams {
-		id, ok := orgIDs[ts.OrgCode]
-		if !ok {
-			o, err := s.FindOrganizationByCode(ctx, ts.OrgCode)
-			if err != nil {
-				return fmt.Errorf("seed team %q: find organisation %s: %w", ts.Team.Name, ts.OrgCode, err)
-			}
-			id = o.ID
-			orgIDs[ts.OrgCode] = id
+		id, err := orgID(ts.OrgCode)
+		if err != nil {
+			return fmt.Errorf("seed team %q: %w", ts.Team.Name, err)
 		}
 		t := ts.Team
 		t.OrganizationID = id
@@ -58,6 +66,10 @@ func Seed(ctx context.Context, s liftrescue.Store, city *City, progress func(don
 		if err := s.CreateVehicle(ctx, &v); err != nil {
 			return fmt.Errorf("seed vehicle %s: %w", v.Plate, err)
 		}
+	}
+
+	if err := seedGrids(ctx, s, city, orgID); err != nil {
+		return err
 	}
 
 	total, done := city.NumElevators(), 0
@@ -83,6 +95,40 @@ func Seed(ctx context.Context, s liftrescue.Store, city *City, progress func(don
 	}
 	if len(chunk) > 0 {
 		return flush()
+	}
+	return nil
+}
+
+// seedGrids stores the city's grids in a new plan and publishes it, with the organisations' IDs
+// that orgID finds for their codes.
+func seedGrids(ctx context.Context, s liftrescue.Store, city *City, orgID func(code string) (int64, error)) error {
+	plan := liftrescue.Plan{Name: PlanName, Notes: PlanNotes, CreatedBy: PlanAuthor}
+	if err := s.CreatePlan(ctx, &plan, 0); err != nil {
+		return fmt.Errorf("seed grid plan: %w", err)
+	}
+	for _, gs := range city.Grids() {
+		g := gs.Grid
+		g.PlanID = plan.ID
+		g.Area = g.Area.Clone()
+		g.Units = make([]int64, len(gs.UnitCodes))
+		for k, code := range gs.UnitCodes {
+			id, err := orgID(code)
+			if err != nil {
+				return fmt.Errorf("seed grid %s: unit: %w", g.Name, err)
+			}
+			g.Units[k] = id
+		}
+		id, err := orgID(gs.FireStationCode)
+		if err != nil {
+			return fmt.Errorf("seed grid %s: fire station: %w", g.Name, err)
+		}
+		g.FireStation = id
+		if err := s.CreateGrid(ctx, &g); err != nil {
+			return fmt.Errorf("seed grid %s: %w", g.Name, err)
+		}
+	}
+	if _, err := s.PublishPlan(ctx, plan.ID, PlanAuthor); err != nil {
+		return fmt.Errorf("publish grid plan %d: %w", plan.ID, err)
 	}
 	return nil
 }

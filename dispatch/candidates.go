@@ -73,6 +73,7 @@ func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftr
 		return ""
 	}
 	seen := map[int64]bool{}
+	grid := inc.Grid
 	consider := func(nbrs []geo.Neighbor, listExcluded bool) {
 		for _, n := range nbrs {
 			st, ok := e.cfg.Index.Vehicle(n.ID)
@@ -94,9 +95,27 @@ func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftr
 			}
 			eta := math.Round(e.cfg.ETA.ETA(st.Lon, st.Lat, lon, lat).Seconds())
 			u.ETAS = &eta
-			out.Candidates = append(out.Candidates, liftrescue.Candidate{Unit: u, Status: liftrescue.StatusLive,
-				PositionAgeS: math.Round(max(0, now.Sub(st.Time).Seconds())*10) / 10})
+			c := liftrescue.Candidate{Unit: u, Status: liftrescue.StatusLive,
+				PositionAgeS: math.Round(max(0, now.Sub(st.Time).Seconds())*10) / 10}
+			if grid != nil && slices.Contains(grid.Units, rv.org.ID) {
+				c.Grid, c.InGrid = grid.Name, true
+			}
+			out.Candidates = append(out.Candidates, c)
 		}
+	}
+	if grid != nil {
+		// The grid's own units first, wherever their vehicles are: they are the ones on call for
+		// it, and the nearest search below may not reach them.
+		var own []geo.Neighbor
+		for _, org := range grid.Units {
+			for _, id := range r.byOrg[org] {
+				if st, ok := e.cfg.Index.Vehicle(id); ok {
+					own = append(own, geo.Neighbor{ID: id, DistanceM: geo.DistanceM(st.Lon, st.Lat, lon, lat)})
+				}
+			}
+		}
+		slices.SortFunc(own, func(a, b geo.Neighbor) int { return cmp.Compare(a.DistanceM, b.DistanceM) })
+		consider(own, true)
 	}
 	nbrs := e.cfg.Index.NearestVehicles(lon, lat, limit+nearbyExcluded, volunteer)
 	consider(nbrs, true)
@@ -104,7 +123,10 @@ func (e *Engine) rank(inc *liftrescue.Incident, now time.Time, limit int) *liftr
 		// Many near ones are left out: look further, for qualified ones only.
 		consider(e.fartherFree(r, inc, lon, lat, now), false)
 	}
-	slices.SortStableFunc(out.Candidates, func(a, b liftrescue.Candidate) int { return cmp.Compare(*a.ETAS, *b.ETAS) })
+	// The grid's units first, then the neighbours', each by ETA.
+	slices.SortStableFunc(out.Candidates, func(a, b liftrescue.Candidate) int {
+		return cmp.Or(-cmp.Compare(boolInt(a.InGrid), boolInt(b.InGrid)), cmp.Compare(*a.ETAS, *b.ETAS))
+	})
 	if len(out.Candidates) > limit {
 		out.Candidates = out.Candidates[:limit]
 	}
@@ -159,21 +181,35 @@ func (e *Engine) fartherFree(r *roster, inc *liftrescue.Incident, lon, lat float
 	return out
 }
 
-// fireStation returns the fire station for the elevator: the nearest one with a known base, else
-// the first one registered in the elevator's district, else any; nil when none is registered.
-// (Designated stations per rescue grid come with the grids.)
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// fireStation returns the fire station for the elevator: its rescue grid's designated one, else
+// the nearest one with a known base, else the first one registered in the elevator's district,
+// else any; nil when none is registered.
 func (e *Engine) fireStation(inc *liftrescue.Incident) *liftrescue.Unit {
 	r := e.roster.Load()
+	distance := func(o *liftrescue.Organization) float64 {
+		switch {
+		case o.Lat != nil:
+			return geo.DistanceM(*o.Lon, *o.Lat, inc.Elevator.Lon, inc.Elevator.Lat)
+		case o.District == inc.District:
+			return math.MaxFloat64 / 2
+		}
+		return math.Inf(1)
+	}
 	var best *liftrescue.Organization
 	bestD := math.Inf(1)
 	for _, o := range r.fire {
-		d := math.Inf(1)
-		if o.Lat != nil {
-			d = geo.DistanceM(*o.Lon, *o.Lat, inc.Elevator.Lon, inc.Elevator.Lat)
-		} else if o.District == inc.District {
-			d = math.MaxFloat64 / 2
+		if inc.Grid != nil && o.ID == inc.Grid.FireStation {
+			best, bestD = o, distance(o)
+			break
 		}
-		if best == nil || d < bestD {
+		if d := distance(o); best == nil || d < bestD {
 			best, bestD = o, d
 		}
 	}

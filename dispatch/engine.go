@@ -20,8 +20,11 @@ type Config struct {
 	Policy   liftrescue.Policy
 	Liveness liftrescue.Liveness
 	ETA      geo.ETAModel // nil: geo.StraightLineETA with its defaults
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Grids finds the rescue grid of an elevator under the active plan; nil: no grids, tier 2
+	// ranks every volunteer vehicle by ETA alone.
+	Grids  liftrescue.GridLocator
+	Now    func() time.Time
+	Logger *slog.Logger
 	// BaseURL is the service's address as responders reach it, for the links in their messages.
 	BaseURL string
 	// Location is the centre's time zone, for times in messages (default UTC).
@@ -203,6 +206,11 @@ func (e *Engine) Open(ctx context.Context, n liftrescue.NewIncident, district st
 		tier1 = append(tier1, orgUnit(o))
 	}
 	inc := liftrescue.OpenIncident(&n, el, d)
+	if e.cfg.Grids != nil {
+		if g := e.cfg.Grids.GridAt(el.Lon, el.Lat); g != nil {
+			inc.Grid = g.Ref()
+		}
+	}
 	now := e.cfg.Now()
 	facts := e.facts(inc, liftrescue.ActionOpen, now, nil)
 	facts.Tier1 = tier1

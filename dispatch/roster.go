@@ -12,7 +12,9 @@ import (
 // so that ranking reads it without locks.
 type roster struct {
 	vehicles map[int64]*rosterVehicle
-	fire     []*liftrescue.Organization
+	// byOrg lists each organisation's vehicles, for the units a rescue grid names.
+	byOrg map[int64][]int64
+	fire  []*liftrescue.Organization
 	// districts holds each district without its outline: opening an incident needs only whether
 	// the district is rural, and reading an outline costs more than the rest of the opening.
 	districts map[string]*liftrescue.District
@@ -51,7 +53,7 @@ func orgUnit(o *liftrescue.Organization) liftrescue.Unit {
 // loadRoster reads every team and vehicle, their organisations and the fire stations.
 func loadRoster(ctx context.Context, s liftrescue.Store) (*roster, error) {
 	teams := map[int64]*liftrescue.Team{}
-	if err := eachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Team], error) {
+	if err := liftrescue.EachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Team], error) {
 		return s.ListTeams(ctx, liftrescue.TeamFilter{Paging: p})
 	}, func(t *liftrescue.Team) { teams[t.ID] = t }); err != nil {
 		return nil, fmt.Errorf("load teams: %w", err)
@@ -67,7 +69,7 @@ func loadRoster(ctx context.Context, s liftrescue.Store) (*roster, error) {
 		}
 		orgs[o.ID] = o
 	}
-	r := &roster{vehicles: map[int64]*rosterVehicle{}, districts: map[string]*liftrescue.District{}}
+	r := &roster{vehicles: map[int64]*rosterVehicle{}, byOrg: map[int64][]int64{}, districts: map[string]*liftrescue.District{}}
 	ds, err := s.ListDistricts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("load districts: %w", err)
@@ -76,39 +78,22 @@ func loadRoster(ctx context.Context, s liftrescue.Store) (*roster, error) {
 		d.Outline = nil
 		r.districts[d.Code] = d
 	}
-	if err := eachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Vehicle], error) {
+	if err := liftrescue.EachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Vehicle], error) {
 		return s.ListVehicles(ctx, liftrescue.VehicleFilter{Paging: p})
 	}, func(v *liftrescue.Vehicle) {
 		if t := teams[v.TeamID]; t != nil {
 			o := orgs[t.OrganizationID]
 			r.vehicles[v.ID] = &rosterVehicle{vehicle: v, team: t, org: o,
 				qualified: o != nil && o.Kind == liftrescue.OrgVolunteer && v.OnDuty && t.OnDuty && t.CertifiedStaff > 0}
+			r.byOrg[t.OrganizationID] = append(r.byOrg[t.OrganizationID], v.ID)
 		}
 	}); err != nil {
 		return nil, fmt.Errorf("load vehicles: %w", err)
 	}
-	if err := eachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Organization], error) {
+	if err := liftrescue.EachPage(ctx, func(p liftrescue.Paging) (*liftrescue.Page[*liftrescue.Organization], error) {
 		return s.ListOrganizations(ctx, liftrescue.OrganizationFilter{Kind: liftrescue.OrgFire, Paging: p})
 	}, func(o *liftrescue.Organization) { r.fire = append(r.fire, o) }); err != nil {
 		return nil, fmt.Errorf("load fire stations: %w", err)
 	}
 	return r, nil
-}
-
-// eachPage calls fn with every item of a paged list.
-func eachPage[T any](ctx context.Context, list func(liftrescue.Paging) (*liftrescue.Page[T], error), fn func(T)) error {
-	p := liftrescue.Paging{Limit: liftrescue.MaxLimit}
-	for {
-		page, err := list(p)
-		if err != nil {
-			return err
-		}
-		for _, it := range page.Items {
-			fn(it)
-		}
-		if page.NextCursor == "" || ctx.Err() != nil {
-			return ctx.Err()
-		}
-		p.Cursor = page.NextCursor
-	}
 }

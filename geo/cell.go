@@ -200,3 +200,19 @@ func cross(a, b [3]float64) [3]float64 {
 }
 
 func dot(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
+
+// Parent returns the cell's ancestor at a coarser resolution (the cell itself at its own), 0 for
+// a finer one. It is bit arithmetic on the index, as H3 defines it, without a call into C: the
+// coverage layer asks it a million times.
+func (c Cell) Parent(res int) Cell {
+	const resShift, digitBits = 52, 3
+	cur := int(uint64(c) >> resShift & 0xf)
+	if res < 0 || res > cur {
+		return 0
+	}
+	h := uint64(c)&^(0xf<<resShift) | uint64(res)<<resShift
+	for r := res + 1; r <= cur; r++ {
+		h |= 7 << ((15 - r) * digitBits)
+	}
+	return Cell(h)
+}

@@ -434,3 +434,20 @@ func (a *polygons) contains(p [2]float64) bool {
 	}
 	return false
 }
+
+// ElevatorPoint is an elevator's entry in the index.
+type ElevatorPoint struct {
+	ID       int64
+	Lon, Lat float64
+	Cell     Cell // at the index's resolution
+}
+
+// EachElevator calls fn with every elevator, in no order, until it returns false. It holds the
+// elevators' read lock throughout: fn must be quick and must not call back into the index.
+func (ix *Index) EachElevator(fn func(ElevatorPoint) bool) {
+	ix.emu.RLock()
+	defer ix.emu.RUnlock()
+	ix.elevTree.Scan(func(p, _ [2]float64, e elevatorItem) bool {
+		return fn(ElevatorPoint{ID: e.id, Lon: p[0], Lat: p[1], Cell: e.cell})
+	})
+}

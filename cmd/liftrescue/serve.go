@@ -21,6 +21,7 @@ import (
 	"github.com/liftrescue/liftrescue/iot"
 	"github.com/liftrescue/liftrescue/live"
 	"github.com/liftrescue/liftrescue/notify"
+	"github.com/liftrescue/liftrescue/planning"
 	"github.com/liftrescue/liftrescue/store/postgres"
 	"github.com/liftrescue/liftrescue/store/sqlite"
 	"github.com/liftrescue/liftrescue/stream"
@@ -39,6 +40,7 @@ type Main struct {
 	Ingest   *gps.Pipeline
 	Stream   *stream.Hub
 	Dispatch *dispatch.Engine
+	Planner  *planning.Planner
 	Outbox   *notify.Outbox
 	Auth     *auth.Service
 	feed     *stream.VehicleFeed
@@ -88,7 +90,7 @@ func (m *Main) Open(ctx context.Context) error {
 	m.Auth = auth.New(m.Store, nil, m.Logger)
 	handler := api.New(api.Config{Store: m.Store, Logger: m.Logger, Version: version, UI: ui.Handler(), Location: m.Config.location,
 		Index: m.Index, Ingest: m.Ingest, Stream: m.Stream, Liveness: m.liveness(), IngestKey: m.Config.IngestKey, ServerStats: m.serverStats,
-		Dispatch: m.Dispatch, Auth: m.Auth, BehindProxy: m.Config.BehindProxy, SecureCookies: m.Config.SecureCookies,
+		Dispatch: m.Dispatch, Planner: m.Planner, Auth: m.Auth, BehindProxy: m.Config.BehindProxy, SecureCookies: m.Config.SecureCookies,
 		Limits: api.Limits{KeyRate: m.Config.KeyRate, UserRate: m.Config.UserRate}})
 	m.server = &http.Server{
 		Handler:           handler,
@@ -200,6 +202,11 @@ func (m *Main) Run(ctx context.Context) error {
 	bg, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
 	// Loading is short and must finish even when a stop came already: the shutdown below follows.
+	// The grids first: an incident opened at start takes its grid.
+	if err := m.Planner.Load(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	go m.Planner.Run(bg)
 	if err := m.Dispatch.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
@@ -356,8 +363,12 @@ func (m *Main) openDispatch() error {
 	if publicURL == "" {
 		publicURL = m.URL()
 	}
+	m.Planner, err = planning.New(planning.Config{Store: m.db, Index: m.Index, Policy: policy, Liveness: m.liveness(), Logger: m.Logger})
+	if err != nil {
+		return err
+	}
 	m.Dispatch, err = dispatch.New(dispatch.Config{Store: m.db, Index: m.Index, Policy: policy, Liveness: m.liveness(),
-		Logger: m.Logger, BaseURL: publicURL, Location: m.Config.location, SMS: m.Config.SMSURL != "", Webhooks: names,
+		Grids: m.Planner, Logger: m.Logger, BaseURL: publicURL, Location: m.Config.location, SMS: m.Config.SMSURL != "", Webhooks: names,
 		Queued: m.Outbox.Kick, Published: func(inc *liftrescue.Incident) {
 			m.Stream.PublishIn(stream.KindIncident, inc.District, incidentSummary(inc))
 		}})

@@ -61,6 +61,8 @@ type World struct {
 	// maintenance company's.
 	Team, OffTeam, MaintTeam *liftrescue.Team
 	Vehicles                 map[string]*liftrescue.Vehicle // by plate
+	// Grids, when set before StartEngine, gives the engine rescue grids.
+	Grids liftrescue.GridLocator
 	// parked is where each vehicle stands and how old its tracker's last fix is kept: Tick
 	// reports them again, as trackers do.
 	parked map[string]parking
@@ -185,7 +187,7 @@ func (w *World) Park(plate string, lon, lat float64, age time.Duration) {
 func (w *World) StartEngine(tb testing.TB, policy liftrescue.Policy) {
 	tb.Helper()
 	e, err := dispatch.New(dispatch.Config{Store: w.Store, Index: w.Index, Policy: policy, Now: w.Clock.Now,
-		BaseURL: "http://centre.test", WatchEvery: time.Hour, Logger: w.logger})
+		BaseURL: "http://centre.test", WatchEvery: time.Hour, Logger: w.logger, Grids: w.Grids})
 	Must(tb, err)
 	Must(tb, e.Start(w.Ctx))
 	// Start has loaded the units and the open incidents. Its timer loop would fire a deadline by

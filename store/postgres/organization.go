@@ -66,7 +66,7 @@ func (db *DB) UpdateOrganization(ctx context.Context, o *liftrescue.Organization
 		return err
 	}
 	err := db.inTx(ctx, func(tx pgx.Tx) error {
-		old, err := findOrganization(ctx, tx, o.ID)
+		old, err := lockOrganization(ctx, tx, o.ID)
 		if err != nil {
 			return err
 		}
@@ -78,6 +78,9 @@ func (db *DB) UpdateOrganization(ctx context.Context, o *liftrescue.Organization
 		}
 		if old.Kind != o.Kind {
 			if err := checkOrgUnused(ctx, tx, o.ID, "its kind cannot change"); err != nil {
+				return err
+			}
+			if err := checkOrgGrids(ctx, tx, o.ID, o.Kind, "its kind cannot change"); err != nil {
 				return err
 			}
 		}
@@ -93,11 +96,26 @@ func (db *DB) UpdateOrganization(ctx context.Context, o *liftrescue.Organization
 
 func (db *DB) DeleteOrganization(ctx context.Context, id int64) error {
 	return db.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := lockOrganization(ctx, tx, id); err != nil {
+			return err
+		}
 		if err := checkOrgUnused(ctx, tx, id, "it cannot be deleted"); err != nil {
+			return err
+		}
+		if err := checkOrgGrids(ctx, tx, id, "", "it cannot be deleted"); err != nil {
 			return err
 		}
 		return deleteByID(ctx, tx, "organizations", "organization", id)
 	})
+}
+
+// lockOrganization reads the organisation and locks its row until the transaction ends. A change or
+// a delete takes it before checkOrgGrids: a grid written meanwhile reads the kinds of the
+// organisations it names FOR SHARE, so it either commits before the check, which then sees it, or
+// waits for the change and sees that.
+func lockOrganization(ctx context.Context, q querier, id int64) (*liftrescue.Organization, error) {
+	return one(q.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1 FOR UPDATE`, id), scanOrganization,
+		"no organization has the id %d", id)
 }
 
 // checkOrgCodeFree returns ECONFLICT when another organisation than self holds the code.
@@ -132,6 +150,24 @@ func checkOrgUnused(ctx context.Context, q querier, id int64, consequence string
 		return liftrescue.Errorf(liftrescue.ECONFLICT, "organization %d is referred to by %d elevators and %d teams, so %s", id, elevators, teams, consequence)
 	}
 	return nil
+}
+
+// checkOrgGrids returns ECONFLICT, naming the first such grid, when a grid of a draft or of the
+// active plan names the organisation in a role it could no longer fill: any role when it is
+// deleted (kind ""), else a role that kind does not fill. Grids have no foreign keys to
+// organisations, so this check is what keeps them true; a retired plan holds nobody back.
+func checkOrgGrids(ctx context.Context, q querier, id int64, kind liftrescue.OrgKind, consequence string) error {
+	var grid, plan int64
+	var name string
+	var fireStation bool
+	var n int
+	switch err := q.QueryRow(ctx, orgGridUseSQL, sqlq.OrgGridUseArgs(id, kind)...).Scan(&grid, &name, &plan, &fireStation, &n); {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil
+	case err != nil:
+		return translate(err)
+	}
+	return sqlq.OrgInGrid(id, grid, name, plan, fireStation, n, consequence)
 }
 
 func scanOrganization(r rowScanner) (*liftrescue.Organization, error) {

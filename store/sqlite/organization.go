@@ -79,6 +79,9 @@ func (db *DB) UpdateOrganization(ctx context.Context, o *liftrescue.Organization
 			if err := checkOrgUnused(ctx, tx, o.ID, "its kind cannot change"); err != nil {
 				return err
 			}
+			if err := checkOrgGrids(ctx, tx, o.ID, o.Kind, "its kind cannot change"); err != nil {
+				return err
+			}
 		}
 		now := db.stamp()
 		phones, contacts := orgJSON(o)
@@ -96,6 +99,9 @@ func (db *DB) UpdateOrganization(ctx context.Context, o *liftrescue.Organization
 func (db *DB) DeleteOrganization(ctx context.Context, id int64) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		if err := checkOrgUnused(ctx, tx, id, "it cannot be deleted"); err != nil {
+			return err
+		}
+		if err := checkOrgGrids(ctx, tx, id, "", "it cannot be deleted"); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM organizations WHERE id = ?`, id)
@@ -136,6 +142,24 @@ func checkOrgUnused(ctx context.Context, q queryer, id int64, consequence string
 		return liftrescue.Errorf(liftrescue.ECONFLICT, "organization %d is referred to by %d elevators and %d teams, so %s", id, elevators, teams, consequence)
 	}
 	return nil
+}
+
+// checkOrgGrids returns ECONFLICT, naming the first such grid, when a grid of a draft or of the
+// active plan names the organisation in a role it could no longer fill: any role when it is
+// deleted (kind ""), else a role that kind does not fill. Grids have no foreign keys to
+// organisations, so this check is what keeps them true; a retired plan holds nobody back.
+func checkOrgGrids(ctx context.Context, q queryer, id int64, kind liftrescue.OrgKind, consequence string) error {
+	var grid, plan int64
+	var name string
+	var fireStation bool
+	var n int
+	switch err := q.QueryRowContext(ctx, sqlq.OrgGridUse, sqlq.OrgGridUseArgs(id, kind)...).Scan(&grid, &name, &plan, &fireStation, &n); {
+	case err == sql.ErrNoRows:
+		return nil
+	case err != nil:
+		return translate(err)
+	}
+	return sqlq.OrgInGrid(id, grid, name, plan, fireStation, n, consequence)
 }
 
 func orgJSON(o *liftrescue.Organization) (phones, contacts string) {

@@ -64,6 +64,14 @@ func Run(t *testing.T, open Opener) {
 		{"APIKeys", testAPIKeys},
 		{"Audit", testAudit},
 		{"AuditKeepsAnything", testAuditKeepsAnything},
+		{"Plans", testPlans},
+		{"Grids", testGrids},
+		{"PlanCopy", testPlanCopy},
+		{"PlanPublish", testPlanPublish},
+		{"PlanPublishConcurrent", testPlanPublishConcurrent},
+		{"GridChecks", testGridChecks},
+		{"GridOrganizations", testGridOrganizations},
+		{"GridIDsNeverReused", testGridIDsNeverReused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
