@@ -37,6 +37,8 @@ var allowedOurs = map[string][]string{
 	"loadgen":               {"", "gps"},
 	"notify":                {""},
 	"iot":                   {""},
+	// e2e drives the built binary through a browser; its tests read the API with loadgen's client.
+	"e2e": {"loadgen"},
 }
 
 // fenced third-party modules may be imported only by the packages named.

@@ -255,6 +255,9 @@ type Incident struct {
 	// Timeline and Notifications are read with FindIncident; lists leave them nil.
 	Timeline      []IncidentEvent `json:"timeline,omitempty"`
 	Notifications []Notification  `json:"notifications,omitempty"`
+	// Allowed is what the reader may do to the incident now (AllowedActions), filled by the API
+	// for those who may dispatch, so that a console offers only the actions that will be taken.
+	Allowed []Action `json:"allowed,omitempty"`
 }
 
 // Assignment returns the assignment with the id, or nil.
@@ -299,6 +302,7 @@ func (inc *Incident) Clone() *Incident {
 	}
 	c.Timeline = nil
 	c.Notifications = nil
+	c.Allowed = nil
 	return &c
 }
 

@@ -140,6 +140,7 @@ func TestScenarios(t *testing.T) {
 		{name: "broken UTF-8 in a query", method: "GET", path: "/api/v1/organizations?q=%C3%28", status: 400, code: "bad_request"},
 		{name: "broken UTF-8 in a path", method: "GET", path: "/api/v1/districts/%FF", status: 400, code: "bad_request"},
 		{name: "version carries the centre's zone", method: "GET", path: "/api/v1/version", status: 200, contains: `"time_zone":"Asia/Shanghai"`},
+		{name: "version says there is no base map when none is set", method: "GET", path: "/api/v1/version", status: 200, contains: `"base_map":null`},
 		{name: "wrong method", method: "PATCH", path: "/api/v1/elevators", status: 405, code: "method_not_allowed"},
 
 		{name: "create elevator", method: "POST", path: "/api/v1/elevators", body: f.elevatorJSON(nil), status: 201, contains: `"rescue_code":"654321"`},

@@ -50,6 +50,7 @@ var policy = map[string]access{
 	"GET /api/v1/elevators":                 {perm: liftrescue.PermRead},
 	"POST /api/v1/elevators":                {perm: liftrescue.PermRegistry},
 	"GET /api/v1/elevators/{code}":          {perm: liftrescue.PermRead, district: true},
+	"GET /api/v1/map/elevators":             {perm: liftrescue.PermRead}, // a district's account sees its own
 	"PUT /api/v1/elevators/{code}":          {perm: liftrescue.PermRegistry, district: true},
 	"DELETE /api/v1/elevators/{code}":       {perm: liftrescue.PermRegistry, district: true},
 	"GET /api/v1/public/elevators/{code}":   {perm: public},
@@ -547,19 +548,24 @@ func TestStreamScopedToDistrict(t *testing.T) {
 }
 
 // TestResponderLinksOnlyForDispatchers: the links in the texts sent to units are credentials; a
-// supervisor or a read-only key sees the texts without them.
+// supervisor or a read-only key sees the texts without them, and no actions to take.
 func TestResponderLinksOnlyForDispatchers(t *testing.T) {
 	w := newRescueWorld(t)
 	inc := w.open(t, `{"elevator":"123456","trapped":1}`)
 	path := "/api/v1/incidents/" + strconv.FormatInt(inc.ID, 10)
 	link := regexp.MustCompile(`/r/[a-z2-7]{16,}`)
-	if rec := w.do("GET", path, ""); !link.MatchString(rec.Body.String()) {
-		t.Fatalf("the admin key sees no responder link in the texts: %.500s", rec.Body)
+	const allowed = `"allowed":["accept","arrived","cancel","decline","dispatch","en_route","escalate","note"]`
+	if rec := w.do("GET", path, ""); !link.MatchString(rec.Body.String()) || !strings.Contains(rec.Body.String(), allowed) {
+		t.Fatalf("the admin key sees no responder link in the texts, or not what it may do: %.500s", rec.Body)
 	}
 	for _, who := range []caller{{name: "supervisor", role: liftrescue.RoleSupervisor}, {name: "reader", scopes: []liftrescue.Permission{liftrescue.PermRead}}} {
 		rec := w.do("GET", path, "", w.credential(t, who)...)
 		if rec.Code != 200 || link.MatchString(rec.Body.String()) || !strings.Contains(rec.Body.String(), "/r/…") {
 			t.Errorf("%s reads %d with the links: %.500s", who.name, rec.Code, rec.Body)
+		}
+		// Those who may not dispatch are offered no action.
+		if strings.Contains(rec.Body.String(), `"allowed"`) {
+			t.Errorf("%s is told of actions: %.500s", who.name, rec.Body)
 		}
 	}
 }

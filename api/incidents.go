@@ -195,7 +195,9 @@ func publicIncident(c echo.Context, inc *liftrescue.Incident) *liftrescue.Incide
 	for i := range out.Assignments {
 		out.Assignments[i].TokenHash = ""
 	}
-	if !principalOf(c).Can(liftrescue.PermDispatch) && len(inc.Notifications) > 0 {
+	if principalOf(c).Can(liftrescue.PermDispatch) {
+		out.Allowed = liftrescue.AllowedActions(inc)
+	} else if len(inc.Notifications) > 0 {
 		out.Notifications = append([]liftrescue.Notification(nil), inc.Notifications...)
 		for i := range out.Notifications {
 			out.Notifications[i].Body = responderLink.ReplaceAllString(out.Notifications[i].Body, "/r/…")

@@ -545,7 +545,7 @@ func TestResponderPage(t *testing.T) {
 		contains                 []string // pieces of the page, or the error code of a JSON error
 	}{
 		{name: "the page", method: "GET", path: maint, accept: "text/html,application/xhtml+xml", status: 200,
-			contains: []string{"光明路 18 号", "鲁南电梯维保", `id="accept"`, `id="decline"`, `id="state">notified<`, `href="geo:34.810000,117.320000"`}},
+			contains: []string{"光明路 18 号", "鲁南电梯维保", `id="accept"`, `id="decline"`, `data-state="notified">待确认 <span class="en">waiting for you<`, `href="geo:34.810000,117.320000"`}},
 		{name: "the view as JSON", method: "GET", path: maint, accept: jsonType, status: 200, contains: []string{`"incident_state":"notified"`, `"actions":["accept","decline","arrived"]`, `"accept_by":"`}},
 		{name: "JSON by the query", method: "GET", path: maint + "?format=json", status: 200, contains: []string{`"organization_name":"鲁南电梯维保"`}},
 		{name: "an action that is not a responder's", method: "POST", path: maint, body: `{"action":"close"}`, contentType: jsonType, status: 422, contains: []string{"invalid"}},
@@ -555,7 +555,7 @@ func TestResponderPage(t *testing.T) {
 		{name: "a form that does not parse", method: "POST", path: maint, body: "action=%zz", contentType: form, accept: html, status: 400, contains: []string{`role="alert"`, `id="accept"`}},
 		{name: "a count that is no number", method: "POST", path: maint, body: "action=released&released=two", contentType: form, accept: html, status: 422, contains: []string{`role="alert"`}},
 		{name: "accept from the page", method: "POST", path: maint, body: "action=accept", contentType: form, accept: html, status: 200,
-			contains: []string{`id="state">accepted<`, `role="status"`, `id="en_route"`}},
+			contains: []string{`data-state="accepted">已接受`, `已记录：接受任务 <span class="en">Recorded: accepted`, `id="en_route"`}},
 		{name: "accept twice", method: "POST", path: maint, body: `{"action":"accept"}`, contentType: jsonType, status: 409, contains: []string{`"code":"conflict"`, `"allowed":["en_route","arrived","decline"]`}},
 		{name: "decline from an app", method: "POST", path: user, body: `{"action":"decline","reason":"值班人员外出"}`, contentType: jsonType, status: 200, contains: []string{`"state":"declined"`}},
 		{name: "a used link, the page", method: "GET", path: user, accept: html, status: 410, contains: []string{`role="alert"`}},

@@ -20,8 +20,24 @@ import (
 //go:embed responder.html
 var responderFS embed.FS
 
+// responderWords names the states of a unit's job and the actions of its link in both languages:
+// the page is read in a van, not by a developer.
+var responderWords = map[string][2]string{
+	"notified": {"待确认", "waiting for you"}, "accepted": {"已接受", "accepted"}, "en_route": {"已出发", "on the way"},
+	"arrived": {"已到达", "arrived"}, "released": {"已解救", "released"}, "declined": {"无法前往", "cannot come"},
+	"timed_out": {"已超时", "timed out"}, "stood_down": {"已撤回，无需前往", "stood down"},
+	"accept": {"接受任务", "accepted"}, "decline": {"无法前往", "cannot come"},
+}
+
 var responderTmpl = template.Must(template.New("responder.html").Funcs(template.FuncMap{
 	"local": func(t time.Time, loc *time.Location) string { return t.In(loc).Format("15:04") },
+	// words gives the Chinese and the English of a state or action (itself when unknown).
+	"words": func(key string) [2]string {
+		if w, ok := responderWords[key]; ok {
+			return w
+		}
+		return [2]string{key, key}
+	},
 	"has": func(actions []liftrescue.Action, a string) bool {
 		for _, x := range actions {
 			if string(x) == a {

@@ -32,6 +32,8 @@ type Config struct {
 	UI http.Handler
 	// Location is the centre's time zone, for local times in imported files.
 	Location *time.Location
+	// BaseMap is the UI map's base tiles; nil: none.
+	BaseMap *BaseMap
 
 	// The live routes (vehicles where they are now, positions, the stream) need Index, Ingest
 	// and Stream.
@@ -224,6 +226,15 @@ type VersionInfo struct {
 	Version string `json:"version"`
 	// TimeZone is the centre's zone, in which the UI shows every time.
 	TimeZone string `json:"time_zone"`
+	// BaseMap is the tiles under the map, null when the centre has none.
+	BaseMap *BaseMap `json:"base_map"`
+}
+
+// BaseMap is a tile server for the UI's map: an XYZ URL ({z}/{x}/{y}, WGS-84) and the credit its
+// licence asks for.
+type BaseMap struct {
+	URL         string `json:"url"`
+	Attribution string `json:"attribution"`
 }
 
 func (s *Server) version(c echo.Context) error {
@@ -231,7 +242,7 @@ func (s *Server) version(c echo.Context) error {
 	if s.cfg.Location != nil {
 		tz = s.cfg.Location.String()
 	}
-	return c.JSON(http.StatusOK, VersionInfo{Version: s.cfg.Version, TimeZone: tz})
+	return c.JSON(http.StatusOK, VersionInfo{Version: s.cfg.Version, TimeZone: tz, BaseMap: s.cfg.BaseMap})
 }
 
 // Routes lists the routes the server answers, as "METHOD /path/{param}". HEAD, which every GET

@@ -22,9 +22,12 @@ func TestHandler(t *testing.T) {
 		{"/?code=414743", 200, "text/html", `id="map"`},
 		{"/incidents/42", 200, "text/html", `lang="zh-CN"`}, // the page owns its other paths
 		{"/app.js", 200, "text/javascript", "EventSource"},
+		{"/main.js", 200, "text/javascript", "start()"},
 		{"/vendor/leaflet/leaflet.js", 200, "text/javascript", "Leaflet 1.9.4"},
 		{"/vendor/leaflet/leaflet.css", 200, "text/css", ".leaflet-container"},
 		{"/vendor/leaflet/images/marker-icon.png", 200, "image/png", ""},
+		{"/vendor/leaflet-geoman/leaflet-geoman.min.js", 200, "text/javascript", `version:"2.20.2"`},
+		{"/vendor/leaflet-geoman/leaflet-geoman.css", 200, "text/css", ".leaflet-pm-toolbar"},
 		{"/vendor/leaflet/missing.js", 404, "", ""},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
@@ -86,30 +89,57 @@ func TestVendoredLicences(t *testing.T) {
 	}
 }
 
-// Every string the page shows exists in both languages, and every key the page names exists.
+// Every string the page shows exists in both languages, and every key the page names exists. The
+// core's table is in app.js (const text = {…}); each other module adds its own with addText({…}).
 func TestStringsInBothLanguages(t *testing.T) {
-	app := mustRead(t, "static/app.js")
-	start := strings.Index(app, "const text = {")
-	zh := strings.Index(app, `"zh-CN": {`)
-	en := strings.Index(app, "\n  en: {")
-	end := strings.Index(app[max(en, 0):], "\n};\n") + max(en, 0)
-	if start < 0 || zh < start || en < zh || end <= en {
-		t.Fatal("app.js: cannot find the strings table (const text = { \"zh-CN\": {…}, en: {…} };)")
+	var keys []string
+	var uses [][]string
+	for _, name := range ownModules(t) {
+		src := mustRead(t, "static/"+name)
+		uses = append(uses, regexp.MustCompile(`(?:\bt\(|dataset\.i18n = )"(\w+)"`).FindAllStringSubmatch(src, -1)...)
+		zh := strings.Index(src, `"zh-CN": {`)
+		if zh < 0 {
+			continue // a module with no words of its own
+		}
+		en := strings.Index(src, "\n  en: {")
+		end := strings.Index(src[max(en, 0):], "\n}") + max(en, 0)
+		if en < zh || end <= en {
+			t.Fatalf("%s: cannot find its strings table ({ \"zh-CN\": {…},\n  en: {…}\n})", name)
+		}
+		zhKeys, enKeys := tableKeys(src[zh+len(`"zh-CN": {`):en]), tableKeys(src[en+len("\n  en: {"):end])
+		if !slices.Equal(zhKeys, enKeys) {
+			t.Errorf("%s: the languages differ:\nzh-CN %v\nen    %v", name, zhKeys, enKeys)
+		}
+		keys = append(keys, zhKeys...)
 	}
-	zhKeys, enKeys := tableKeys(app[zh+len(`"zh-CN": {`):en]), tableKeys(app[en+len("\n  en: {"):end])
-	if !slices.Equal(zhKeys, enKeys) {
-		t.Errorf("the languages differ:\nzh-CN %v\nen    %v", zhKeys, enKeys)
-	}
-	uses := regexp.MustCompile(`data-i18n="(\w+)"`).FindAllStringSubmatch(mustRead(t, "static/index.html"), -1)
-	uses = append(uses, regexp.MustCompile(`(?:\bt\(|dataset\.i18n = )"(\w+)"`).FindAllStringSubmatch(app, -1)...)
+	slices.Sort(keys)
+	uses = append(uses, regexp.MustCompile(`data-i18n="(\w+)"`).FindAllStringSubmatch(mustRead(t, "static/index.html"), -1)...)
 	if len(uses) < 10 {
 		t.Fatalf("found only %d uses of the strings", len(uses))
 	}
 	for _, m := range uses {
-		if _, found := slices.BinarySearch(zhKeys, m[1]); !found {
-			t.Errorf("the page uses the string %q, which is not in the table", m[1])
+		if _, found := slices.BinarySearch(keys, m[1]); !found {
+			t.Errorf("the page uses the string %q, which is in no table", m[1])
 		}
 	}
+}
+
+// ownModules lists the page's own scripts (not the vendored ones).
+func ownModules(t *testing.T) []string {
+	entries, err := fs.ReadDir(files, "static")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".js") {
+			names = append(names, e.Name())
+		}
+	}
+	if !slices.Contains(names, "app.js") || !slices.Contains(names, "main.js") {
+		t.Fatalf("static holds %v: where are app.js and main.js?", names)
+	}
+	return names
 }
 
 // tableKeys returns the sorted keys of a JavaScript object literal's text, nested ones included.
@@ -134,11 +164,17 @@ func mustRead(tb testing.TB, name string) string {
 }
 
 // Every API call goes through api(), which carries the CSRF token and brings back the sign-in
-// panel when the session ends: app.js calls fetch in that one place.
+// panel when the session ends: app.js calls fetch in that one place, the other modules never.
 func TestOneFetch(t *testing.T) {
 	app := mustRead(t, "static/app.js")
-	if n := len(regexp.MustCompile(`\bfetch\(`).FindAllString(app, -1)); n != 1 {
-		t.Errorf("app.js calls fetch %d times, want once (in api)", n)
+	for _, name := range ownModules(t) {
+		want := 0
+		if name == "app.js" || name == "responder.js" { // the responder's page has no session: it reads the version alone
+			want = 1
+		}
+		if n := len(regexp.MustCompile(`\bfetch\(`).FindAllString(mustRead(t, "static/"+name), -1)); n != want {
+			t.Errorf("%s calls fetch %d times, want %d (every call goes through app.js's api)", name, n, want)
+		}
 	}
 	if !strings.Contains(app, "async function api(") {
 		t.Error("app.js has no api() wrapper")

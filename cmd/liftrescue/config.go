@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -26,8 +27,10 @@ type Config struct {
 	DataDir  string // directory of the embedded database
 	DB       string // PostgreSQL URL; empty selects the embedded SQLite database
 	TimeZone string // the centre's zone, for times shown and local times read
-	LogLevel string
-	LogJSON  bool
+	// Tiles is the base map's XYZ URL ("none" or empty: no base map), TilesAttribution its credit.
+	Tiles, TilesAttribution string
+	LogLevel                string
+	LogJSON                 bool
 
 	// Tracker ingest and the live index.
 	OsmAndAddr     string  // OsmAnd / Traccar Client HTTP listen address; empty turns it off
@@ -176,6 +179,8 @@ func (c *Config) serveFlags(f *flags) {
 	f.Bool(&c.JT808Register, "jt808-register", true, "answer JT/T 808 registrations (0x0100) of known terminals with their auth code; off, terminals must be configured with it")
 	f.String(&c.IngestKey, "ingest-key", "", "a key that lets a gateway post fixes of any device to /api/v1/positions (Authorization: Bearer KEY); empty: only device secrets")
 	f.Bool(&c.BehindProxy, "behind-proxy", false, "a reverse proxy on a private or loopback address ends TLS: trust its X-Forwarded-For and X-Forwarded-Proto")
+	f.String(&c.Tiles, "tiles", DefaultTiles, "the map's base tiles, an XYZ URL with {z}, {x} and {y} ({s} for subdomains a, b, c), in WGS-84: a centre's own tile server in production (OpenStreetMap's servers allow light use only); \"none\" draws the map on the district outlines alone")
+	f.String(&c.TilesAttribution, "tiles-attribution", DefaultTilesAttribution, "the credit the tiles' licence asks for, shown on the map (plain text or simple HTML)")
 	f.Bool(&c.SecureCookies, "secure-cookies", false, "mark the session cookie Secure even when the request says plain HTTP (TLS ends at a proxy that does not say so)")
 	f.Float(&c.KeyRate, "key-rate", 200, "requests a second each API key may keep up (beyond a burst of twice that: 429 with Retry-After)")
 	f.Float(&c.UserRate, "user-rate", 30, "requests a second each signed-in person may keep up")
@@ -280,6 +285,29 @@ func (c *Config) Validate() error {
 // sqlitePath is the embedded database file of a command ("liftrescue" or "demo").
 func (c *Config) sqlitePath(name string) string { return filepath.Join(c.DataDir, name+".db") }
 
+// The default base map: OpenStreetMap's tiles, fine for a demo (see their tile usage policy).
+const (
+	DefaultTiles            = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+	DefaultTilesAttribution = `&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors`
+)
+
+// checkTiles refuses a tile URL the map could not use: it needs the tile's place in it.
+func checkTiles(tiles string) error {
+	if tiles == "" || tiles == "none" {
+		return nil
+	}
+	u, err := url.Parse(tiles)
+	if err != nil || !(u.Scheme == "https" || u.Scheme == "http" || (u.Scheme == "" && strings.HasPrefix(tiles, "/"))) {
+		return fmt.Errorf("--tiles %q: want an http(s) URL or a path from this server's root, or none", tiles)
+	}
+	for _, p := range []string{"{z}", "{x}", "{y}"} {
+		if !strings.Contains(tiles, p) {
+			return fmt.Errorf("--tiles %q: the URL has no %s (want e.g. https://tiles.example.cn/{z}/{x}/{y}.png)", tiles, p)
+		}
+	}
+	return nil
+}
+
 // validateServe checks the flags of the commands that serve.
 func (c *Config) validateServe() error {
 	for _, a := range []struct{ flag, addr string }{{"osmand-addr", c.OsmAndAddr}, {"jt808-addr", c.JT808Addr}} {
@@ -289,6 +317,9 @@ func (c *Config) validateServe() error {
 		if _, _, err := net.SplitHostPort(a.addr); err != nil {
 			return fmt.Errorf("--%s %q: want host:port, or nothing to turn it off", a.flag, a.addr)
 		}
+	}
+	if err := checkTiles(c.Tiles); err != nil {
+		return err
 	}
 	if c.H3Resolution < 1 || c.H3Resolution > 15 {
 		return fmt.Errorf("--h3-res %d: want 1 to 15", c.H3Resolution)

@@ -207,6 +207,8 @@ func TestBadConfiguration(t *testing.T) {
 		{"unknown command", nil, []string{"fly"}, "unknown command"},
 		{"bad time zone", nil, []string{"serve", "--tz", "Mars/Olympus"}, "time zone"},
 		{"bad address", nil, []string{"serve", "--addr", "8080"}, "host:port"},
+		{"tiles without their place", nil, []string{"serve", "--tiles", "https://tiles.example.cn/map.png"}, "{z}"},
+		{"tiles of another scheme", nil, []string{"serve", "--tiles", "ftp://tiles.example.cn/{z}/{x}/{y}.png"}, "http(s)"},
 		{"not a postgres URL", nil, []string{"migrate", "--db", "mysql://x"}, "postgres://"},
 		{"bad environment integer", map[string]string{"LIFTRESCUE_ELEVATORS": "many"}, []string{"demo"}, "LIFTRESCUE_ELEVATORS"},
 		{"too many elevators", nil, []string{"demo", "--elevators", "2000000"}, "--elevators"},

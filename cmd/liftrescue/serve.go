@@ -88,7 +88,11 @@ func (m *Main) Open(ctx context.Context) error {
 		}
 	}
 	m.Auth = auth.New(m.Store, nil, m.Logger)
-	handler := api.New(api.Config{Store: m.Store, Logger: m.Logger, Version: version, UI: ui.Handler(), Location: m.Config.location,
+	var baseMap *api.BaseMap
+	if m.Config.Tiles != "" && m.Config.Tiles != "none" {
+		baseMap = &api.BaseMap{URL: m.Config.Tiles, Attribution: m.Config.TilesAttribution}
+	}
+	handler := api.New(api.Config{Store: m.Store, Logger: m.Logger, Version: version, UI: ui.Handler(), Location: m.Config.location, BaseMap: baseMap,
 		Index: m.Index, Ingest: m.Ingest, Stream: m.Stream, Liveness: m.liveness(), IngestKey: m.Config.IngestKey, ServerStats: m.serverStats,
 		Dispatch: m.Dispatch, Planner: m.Planner, Auth: m.Auth, BehindProxy: m.Config.BehindProxy, SecureCookies: m.Config.SecureCookies,
 		Limits: api.Limits{KeyRate: m.Config.KeyRate, UserRate: m.Config.UserRate}})

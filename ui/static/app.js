@@ -5,21 +5,24 @@
 // Everything but the sign-in needs a session: the page asks for it first, shows the sign-in panel
 // without one, and starts the live data once signed in. Every API call goes through api(), which
 // brings the panel back when the session ends and carries on after the next sign-in.
+//
+// It is the page's core module: the other modules (the incident desk, the planner, the elevator
+// layer) import what they need from it and follow the session through on(): "live" when someone
+// is signed in and the data should load, "clear" when the screen must forget the previous
+// person, "event" for each event of the stream, "language" after the switch, "elevator" when the
+// lookup shows an elevator (or null when it clears), "pick" when an incident is clicked on the
+// map. main.js starts it.
 "use strict";
 
-// The base map. Its tiles may not load in a centre's network: the district outlines from the API
-// are drawn under everything, so the map stays readable without it. OpenStreetMap's own tile
-// server suits a demo, not a production centre (see its tile usage policy); point this at the
-// centre's tile server. Tiles must be in WGS-84 (most Chinese commercial tiles are GCJ-02 and
-// would put every marker 100–700 m off).
-const BASE_MAP = {
-  url: "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-  attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors',
-  maxZoom: 19,
-};
+// The base map is the server's (--tiles; /api/v1/version says which): OpenStreetMap's by default,
+// the centre's own tile server in production, or none. Its tiles may not load in a centre's
+// network: the district outlines from the API are drawn under everything, so the map stays
+// readable without it. Tiles must be in WGS-84 (most Chinese commercial tiles are GCJ-02 and would
+// put every marker 100–700 m off).
+let baseMap = null; // { url, attribution } once the server has said; null: no base map
 
-let TZ = "Asia/Shanghai"; // replaced by the server's --tz at start
-const text = {
+export let TZ = "Asia/Shanghai"; // replaced by the server's --tz at start
+export const text = {
   "zh-CN": {
     title: "电梯应急救援调度", codeLabel: "救援识别码 / 设备代码", find: "查找", lang: "English",
     notFound: "未找到该编码的电梯", badCode: "请输入4–8位救援识别码或20位设备代码", didYouMean: "您是否要找：",
@@ -41,6 +44,8 @@ const text = {
     sessionEnded: "登录已失效，请重新登录，当前操作将继续。", signedOut: "已退出登录。", signOutFailed: "退出失败：",
     roles: { admin: "管理员", dispatcher: "调度员", planner: "网格规划员", supervisor: "值班主任" },
     whoDistrict: (d) => `辖区：${d}`,
+    grid: "救援网格", gridUnits: "网格救援单位", gridFire: "责任消防站", noGrid: "不在任何网格内",
+    viewDesk: "调度台",
   },
   en: {
     title: "Elevator emergency rescue dispatch", codeLabel: "Rescue code / equipment code", find: "Find", lang: "中文",
@@ -63,12 +68,28 @@ const text = {
     sessionEnded: "Your session has ended. Sign in again to carry on where you were.", signedOut: "Signed out.", signOutFailed: "Sign-out failed: ",
     roles: { admin: "Administrator", dispatcher: "Dispatcher", planner: "Grid planner", supervisor: "Duty supervisor" },
     whoDistrict: (d) => `District: ${d}`,
+    grid: "Rescue grid", gridUnits: "Grid rescue units", gridFire: "Fire station", noGrid: "In no grid",
+    viewDesk: "Dispatch desk",
   },
 };
-let lang = localStorage.getItem("lang") || "zh-CN";
+export let lang = localStorage.getItem("lang") || "zh-CN";
 let shown = null;
-const $ = (id) => document.getElementById(id);
-const t = (key) => text[lang][key];
+export const $ = (id) => document.getElementById(id);
+export const t = (key) => text[lang][key];
+
+// addText adds a module's words to both languages.
+export function addText(words) {
+  for (const [l, entries] of Object.entries(words)) Object.assign(text[l], entries);
+}
+
+// Hooks of the other modules: see the comment at the top.
+const hooks = { live: [], clear: [], event: [], language: [], elevator: [], pick: [] };
+export function on(name, fn) { hooks[name].push(fn); }
+function emit(name, ...args) {
+  for (const fn of hooks[name]) {
+    try { fn(...args); } catch (err) { console.error(name, err); } // one module's fault stops no other
+  }
+}
 
 function applyLanguage() {
   document.documentElement.lang = lang;
@@ -78,11 +99,13 @@ function applyLanguage() {
   if (shown) showElevator(shown);
   renderStats();
   renderWho();
+  renderViews();
   renderNote();
   mapLanguage();
+  emit("language");
 }
 
-function formatTime(iso) {
+export function formatTime(iso) {
   return new Intl.DateTimeFormat(lang, { timeZone: TZ, dateStyle: "medium", timeStyle: "short" }).format(new Date(iso));
 }
 
@@ -104,6 +127,7 @@ function showElevator(e) {
     ["lastMaintained", e.last_maintained_at ? formatTime(e.last_maintained_at) + (maintainedDays > 15 ? t("overdue") : "") : "—", maintainedDays > 15],
     ["inspection", (e.inspection_valid_until || "—") + (e.inspection_valid_until && e.inspection_valid_until < today ? t("expired") : ""), e.inspection_valid_until && e.inspection_valid_until < today],
     ["status", t(e.status)],
+    ["grid", e.grid ? e.grid.name : t("noGrid"), !e.grid],
   ];
   $("facts").replaceChildren(...rows.flatMap(([key, value, warn]) => {
     const dt = document.createElement("dt"); dt.textContent = t(key);
@@ -111,6 +135,7 @@ function showElevator(e) {
     return [dt, dd];
   }));
   $("elevator").hidden = false;
+  emit("elevator", e);
 }
 
 async function suggest(code) {
@@ -132,7 +157,20 @@ async function suggest(code) {
   $("suggestions").replaceChildren(head, ...items);
 }
 
-async function lookup(code) {
+// clearLookup empties the code box and takes the elevator found off the screen and the map, once
+// the call is handled.
+export function clearLookup() {
+  if (shown) emit("elevator", null);
+  shown = null;
+  $("elevator").hidden = true;
+  $("message").textContent = "";
+  $("suggestions").replaceChildren();
+  $("code").value = "";
+  elevatorOnMap(null);
+}
+
+export async function lookup(code) {
+  if (shown) emit("elevator", null);
   shown = null;
   $("elevator").hidden = true;
   $("suggestions").replaceChildren();
@@ -172,8 +210,8 @@ function renderStats() {
 // districts fetches the districts, outlines included, once for the figures, the map and the
 // header's district name.
 let districtsReq = null;
-const districtNames = new Map(); // code → name
-function districts() {
+export const districtNames = new Map(); // code → name
+export function districts() {
   districtsReq ??= api("/api/v1/districts")
     .then((page) => {
       for (const d of page.items) districtNames.set(d.code, d.name);
@@ -186,12 +224,12 @@ function districts() {
 // The live map. It is an addition to the lookup, never a condition of it: if Leaflet is missing
 // or the map fails, every function below does nothing and the lookup works as before.
 
-let map = null;
+export let map = null;
 // fitted: the map has left its first view of China for the city. The first of the districts'
 // outline, a found elevator or the vehicles moves it there.
 let fitted = false;
-let legend = null, elevatorMarker = null, baseLayer = null, districtLayer = null;
-const fleet = new Map(); // vehicle id → { v, marker }; every vehicle, with or without a position
+let legend = null, elevatorMarker = null, baseLayer = null, districtLayer = null, gridLayer = null;
+export const fleet = new Map(); // vehicle id → { v, marker }; every vehicle, with or without a position
 const VEHICLE_Z = { live: 3000, stale: 2000, offline: 1000 }; // live vehicles on top (markers stack by y otherwise)
 // A moving vehicle draws its last positions as a faint trail, so that a glance shows where it is
 // going; a vehicle that moves again after TRAIL_GAP_MS in one place starts a new trail.
@@ -213,32 +251,14 @@ function initMap() {
     style: { color: "#6b7c8d", weight: 1.5, fillColor: "#c9d3dc", fillOpacity: 0.45 },
     onEachFeature: (f, layer) => layer.bindTooltip(f.properties.name, { permanent: true, direction: "center", className: "district-label", pane: "districtLabels" }),
   });
-  const tiles = baseLayer = L.tileLayer(BASE_MAP.url, { attribution: BASE_MAP.attribution, maxZoom: BASE_MAP.maxZoom });
-  // One small notice while the tiles fail; it goes when they load again.
-  let notice = null;
-  tiles.on("tileerror", () => {
-    if (notice) return;
-    notice = L.control({ position: "bottomleft" });
-    notice.onAdd = () => {
-      const div = L.DomUtil.create("div", "map-notice");
-      div.dataset.i18n = "baseMapDown";
-      div.textContent = t("baseMapDown");
-      return div;
-    };
-    notice.addTo(map);
-  });
-  let tilesSeen = false;
-  tiles.on("tileload", () => {
-    notice?.remove();
-    notice = null;
-    if (tilesSeen) return;
-    tilesSeen = true;
-    districtLayer.setStyle({ fillOpacity: 0.06 }); // the tiles show the land
-    map.options.zoomSnap = 1;
-    if (!Number.isInteger(map.getZoom())) map.setZoom(Math.floor(map.getZoom()), { animate: false });
-  });
-  setTimeout(showBaseMap, 3000); // the tiles wait for the city's view, but not for ever
+  setTimeout(() => { baseTimeUp = true; showBaseMap(); }, 3000); // the tiles wait for the city's view, but not for ever
   districtLayer.addTo(map);
+  // The active plan's rescue grids: dashed lines over the districts, named on hover with their
+  // units and fire station, so that a dispatcher sees whose area an elevator is in.
+  gridLayer = L.geoJSON(null, {
+    style: { color: "#1a73e8", weight: 1.2, dashArray: "5 4", fillOpacity: 0 },
+    onEachFeature: (f, layer) => layer.bindTooltip(() => gridTooltip(f.properties), { sticky: true, className: "grid-label" }),
+  }).addTo(map);
 
   legend = L.control({ position: "topright" });
   legend.onAdd = () => {
@@ -272,6 +292,35 @@ function loadOutlines() {
   });
 }
 
+// loadGrids draws the active plan's grids, again every five minutes (a planner elsewhere may
+// publish a new plan at any time) and at once when the planner on this page publishes one.
+let gridsTimer = null;
+function loadGrids() {
+  if (!gridLayer) return;
+  const at = epoch;
+  clearTimeout(gridsTimer);
+  api("/api/v1/grids").then((fc) => {
+    if (at !== epoch) return;
+    gridLayer.clearLayers();
+    gridLayer.addData(fc);
+  }, () => { /* no grids shown: the rest of the map stands */ }).finally(() => {
+    if (at === epoch) gridsTimer = setTimeout(loadGrids, 5 * 60_000);
+  });
+}
+
+function gridTooltip(p) {
+  const div = document.createElement("div");
+  const name = document.createElement("strong");
+  name.textContent = `${t("grid")} ${p.name}`;
+  const units = document.createElement("div");
+  const [colon, comma] = lang === "en" ? [": ", ", "] : ["：", "、"];
+  units.textContent = t("gridUnits") + colon + (p.unit_names || []).join(comma);
+  const fire = document.createElement("div");
+  fire.textContent = t("gridFire") + colon + (p.fire_station_name || "");
+  div.append(name, units, fire);
+  return div;
+}
+
 // fitVehicles shows the vehicles when there are no district outlines to show.
 let districtsSettled = false;
 function fitVehicles() {
@@ -289,8 +338,50 @@ function settle() {
   showBaseMap();
 }
 
+// showOnMap takes the map to a place (an incident the desk opened), at least to the zoom given;
+// it ends the first view of China as a found elevator does.
+export function showOnMap(lat, lon, zoom) {
+  if (!map || !Number.isFinite(lat) || !Number.isFinite(lon)) return;
+  zoom = Math.max(zoom, map.getZoom());
+  if (fitted) map.flyTo([lat, lon], zoom, { duration: 0.6 });
+  else map.setView([lat, lon], zoom);
+  settle();
+}
+
+// useBaseMap makes the tile layer of the server's base map; it goes on the map at showBaseMap.
+function useBaseMap(info) {
+  if (!map || !info?.url || baseLayer) return;
+  baseMap = info;
+  const tiles = baseLayer = L.tileLayer(baseMap.url, { attribution: baseMap.attribution, maxZoom: 19 });
+  // One small notice while the tiles fail; it goes when they load again.
+  let notice = null;
+  tiles.on("tileerror", () => {
+    if (notice) return;
+    notice = L.control({ position: "bottomleft" });
+    notice.onAdd = () => {
+      const div = L.DomUtil.create("div", "map-notice");
+      div.dataset.i18n = "baseMapDown";
+      div.textContent = t("baseMapDown");
+      return div;
+    };
+    notice.addTo(map);
+  });
+  let tilesSeen = false;
+  tiles.on("tileload", () => {
+    notice?.remove();
+    notice = null;
+    if (tilesSeen) return;
+    tilesSeen = true;
+    districtLayer.setStyle({ fillOpacity: 0.06 }); // the tiles show the land
+    map.options.zoomSnap = 1;
+    if (!Number.isInteger(map.getZoom())) map.setZoom(Math.floor(map.getZoom()), { animate: false });
+  });
+  if (fitted || baseTimeUp) showBaseMap();
+}
+
+let baseTimeUp = false;
 function showBaseMap() {
-  if (!map.hasLayer(baseLayer)) baseLayer.addTo(map);
+  if (baseLayer && !map.hasLayer(baseLayer)) baseLayer.addTo(map);
 }
 
 // Vehicles: the list once, then the stream. Events that arrive while the list loads wait for it,
@@ -377,6 +468,8 @@ function retryStream() {
 }
 
 function applyEvent(kind, data) {
+  emit("event", kind, data);
+  if (!map) return;
   if (kind === "vehicle") putVehicle(data, false);
   else if (kind === "vehicle_removed") removeVehicle(data.id);
   else if (kind === "incident") { putIncident(data); return; }
@@ -416,7 +509,9 @@ function putVehicle(v, force) {
   extendTrail(x, p);
   // An arrow only while it moves: a stale or offline vehicle's last speed says nothing of now.
   const heading = v.status === "live" && p.heading != null && (p.speed_kmh ?? 0) >= 1 ? Math.round(p.heading) : null;
-  const look = `${v.status} ${v.on_duty} ${heading}`;
+  // Only a change of status or of shape builds a new icon; a turn rotates the arrow in place, as
+  // a thousand moving vans turn at nearly every fix.
+  const look = `${v.status} ${v.on_duty} ${heading === null ? "dot" : "arrow"}`;
   if (!x.marker) {
     x.marker = L.marker([p.lat, p.lon], { icon: vehicleIcon(v, heading), zIndexOffset: VEHICLE_Z[v.status] || 0, keyboard: false });
     x.marker.bindTooltip(() => vehicleTooltip(x.v), { direction: "top", offset: [0, -9] });
@@ -426,9 +521,12 @@ function putVehicle(v, force) {
     if (x.look !== look) {
       x.marker.setIcon(vehicleIcon(v, heading));
       x.marker.setZIndexOffset(VEHICLE_Z[v.status] || 0);
+    } else if (heading !== null && heading !== x.heading) {
+      x.marker.getElement()?.querySelector("path")?.setAttribute("transform", `rotate(${heading})`);
     }
   }
   x.look = look;
+  x.heading = heading;
   if (x.marker.isTooltipOpen()) x.marker.getTooltip().update();
 }
 
@@ -481,7 +579,7 @@ function vehicleTooltip(v) {
 
 // formatFixTime shows a time (a fix's, the end of an account's lock) in the centre's zone, with
 // the date only when it is not today.
-function formatFixTime(iso) {
+export function formatFixTime(iso) {
   const at = new Date(iso);
   const day = (d) => new Intl.DateTimeFormat("en-CA", { timeZone: TZ }).format(d);
   const opts = day(at) === day(new Date()) ? { timeStyle: "medium" } : { dateStyle: "short", timeStyle: "medium" };
@@ -557,11 +655,13 @@ function putIncident(inc) {
     old.setTooltipContent(label());
     return;
   }
-  incidents.set(inc.id, L.circleMarker([lat, lon], { ...style, pane: "incidents", className: "incident-ring" }).bindTooltip(label, { direction: "top" }).addTo(map));
+  const ring = L.circleMarker([lat, lon], { ...style, pane: "incidents", className: "incident-ring" }).bindTooltip(label, { direction: "top" });
+  ring.on("click", () => emit("pick", inc.id)); // the desk opens it
+  incidents.set(inc.id, ring.addTo(map));
 }
 
 // elevatorOnMap marks the elevator that a lookup found and takes the map to it; null clears it.
-function elevatorOnMap(e) {
+export function elevatorOnMap(e) {
   if (!map) return;
   try {
     elevatorMarker?.remove();
@@ -596,7 +696,7 @@ function mapLanguage() {
 // answer of the sign-in: who is signed in and the CSRF token that every write carries.
 
 const SESSION = "/api/v1/session";
-let session = null; // { principal, csrf_token, expires_at } while signed in
+export let session = null; // { principal, csrf_token, expires_at } while signed in
 let lastPrincipal = null; // who was signed in when the session ended, to tell whether the next sign-in goes on
 // epoch goes up when a session's work is abandoned (sign-out, or another person signs in): the
 // answers to requests made before then are dropped, not shown to the next person.
@@ -605,7 +705,7 @@ let waiting = []; // requests that met a 401, waiting for the next sign-in: { re
 
 // ApiError is an error answer of the API: status, code and message from the server's error body;
 // detail holds the whole error object (locked_until, retry_after, district, …).
-class ApiError extends Error {
+export class ApiError extends Error {
   constructor(res, body) {
     const detail = body?.error ?? {};
     super(detail.message || `${res.status} ${res.statusText}`.trim());
@@ -618,7 +718,7 @@ class ApiError extends Error {
 }
 
 // Dropped is thrown to the callers of a request whose session was abandoned: they show nothing.
-class Dropped extends Error {
+export class Dropped extends Error {
   constructor() { super("dropped: the session ended"); this.name = "Dropped"; }
 }
 
@@ -628,7 +728,7 @@ class Dropped extends Error {
 // auth false a 401 is just an error answer: signing in, asking whether there is a session.
 // It returns the answer's JSON (null for none) or throws ApiError with the server's message,
 // Dropped, or the network's TypeError.
-async function api(path, { method = "GET", body, auth = true } = {}) {
+export async function api(path, { method = "GET", body, auth = true } = {}) {
   let refreshed = false;
   for (;;) {
     const at = epoch;
@@ -690,6 +790,7 @@ function signedIn(info) {
   for (const w of held) same ? w.resolve() : w.reject(new Dropped());
   hideSignIn();
   renderWho();
+  showView(same ? view : viewOfPath(), { push: false });
   if (same) resumeLive();
   else startLive();
 }
@@ -734,8 +835,9 @@ function startLive() {
   districts().then(renderWho, () => {});
   if (map) {
     loadOutlines();
-    resumeLive();
+    loadGrids();
   }
+  resumeLive();
   // The hotline's telephony system can open the console on a call with the code already known:
   // /?code=414743 looks it up once signed in.
   if (linked) {
@@ -746,14 +848,17 @@ function startLive() {
 }
 
 function resumeLive() {
-  if (!map || !session) return;
+  if (!session) return;
+  emit("live");
   startStream();
+  if (!map) return;
   loadVehicles();
   loadIncidents();
 }
 
 // clearView takes everything of the previous session off the screen.
 function clearView() {
+  emit("clear");
   stopStream();
   clearTimeout(listRetry);
   queued = null;
@@ -774,9 +879,56 @@ function clearView() {
   for (const ring of incidents.values()) ring.remove();
   incidents.clear();
   districtLayer.clearLayers();
+  gridLayer.clearLayers();
+  clearTimeout(gridsTimer);
   fitted = districtsSettled = false;
   streamDown = false;
   renderLegend();
+}
+
+// Views: the desk, and those the other modules add (the planner). Each is a <main> with its
+// data-view; the map stays. The header offers the views the signed-in person may use, and the
+// path names the view (/planner), so that a reload or a bookmark lands on it.
+const views = new Map([["desk", { label: "viewDesk", may: () => true }]]); // name → { label, may(principal), enter(), leave() }
+let view = "desk";
+
+// addView adds a view: label is its text key, may(principal) whether the person may use it,
+// enter() and leave() run as it comes and goes.
+export function addView(name, v) { views.set(name, v); }
+
+export function showView(name, { push = true } = {}) {
+  const v = views.get(name);
+  if (!v || !session || !v.may(session.principal)) name = "desk";
+  if (name !== view) views.get(view)?.leave?.();
+  const entering = name !== view;
+  view = name;
+  for (const el of document.querySelectorAll("main[data-view]")) el.hidden = el.dataset.view !== name;
+  document.body.dataset.view = name;
+  renderViews();
+  const path = name === "desk" ? "/" : "/" + name;
+  if (push && location.pathname !== path && !(name === "desk" && location.pathname.startsWith("/incidents/"))) history.pushState(null, "", path + location.search);
+  map?.invalidateSize();
+  if (entering) views.get(name).enter?.();
+}
+
+function renderViews() {
+  const nav = $("views");
+  const mine = [...views].filter(([, v]) => session && v.may(session.principal));
+  nav.hidden = mine.length < 2;
+  nav.replaceChildren(...mine.map(([name, v]) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.dataset.view = name;
+    b.textContent = t(v.label);
+    b.setAttribute("aria-pressed", String(name === view));
+    b.addEventListener("click", () => showView(name));
+    return b;
+  }));
+}
+
+function viewOfPath() {
+  const name = location.pathname.split("/")[1];
+  return views.has(name) ? name : "desk";
 }
 
 // The header names who is signed in: full name, role, and district when they have one.
@@ -813,7 +965,7 @@ function showSignIn(render = null, info = false) {
   const opening = panel.hidden || panel.classList.contains("checking");
   panel.hidden = false;
   panel.classList.remove("checking");
-  document.querySelector("main").inert = true;
+  for (const el of document.querySelectorAll("main, aside")) el.inert = true;
   $("map").inert = true;
   $("who").hidden = true;
   setNote(render, info);
@@ -828,7 +980,7 @@ function showSignIn(render = null, info = false) {
 function hideSignIn() {
   $("signin").hidden = true;
   $("signin").classList.remove("checking");
-  document.querySelector("main").inert = false;
+  for (const el of document.querySelectorAll("main, aside")) el.inert = false;
   $("map").inert = false;
   $("password").value = "";
   setNote(null);
@@ -882,7 +1034,10 @@ function signInRefused(err) {
 // boot asks for the centre's time zone and the session, then starts the console or shows the
 // sign-in panel.
 async function boot() {
-  const zone = api("/api/v1/version", { auth: false }).then((info) => { if (info?.time_zone) TZ = info.time_zone; }).catch(() => {});
+  const zone = api("/api/v1/version", { auth: false }).then((info) => {
+    if (info?.time_zone) TZ = info.time_zone;
+    useBaseMap(info?.base_map);
+  }).catch(() => {});
   let info = null, problem = null;
   try {
     info = await api(SESSION, { auth: false });
@@ -894,11 +1049,27 @@ async function boot() {
   else showSignIn(problem ? () => (problem instanceof ApiError ? t("signInFailed") + problem.message : t("unreachable")) : null);
 }
 
-$("lookup").addEventListener("submit", (ev) => { ev.preventDefault(); lookup($("code").value.trim()); });
-$("signin-form").addEventListener("submit", submitSignIn);
-$("signout").addEventListener("click", signOut);
-$("lang").addEventListener("click", () => { lang = lang === "zh-CN" ? "en" : "zh-CN"; localStorage.setItem("lang", lang); applyLanguage(); });
 let linked = new URLSearchParams(location.search).get("code");
-try { initMap(); } catch (err) { console.warn("map unavailable:", err); map = null; }
-applyLanguage();
-boot();
+
+// start wires the page and asks for the session; main.js calls it once every module has said
+// what it follows.
+export function start() {
+  // Enter on the code of the elevator shown goes on to the next step (the desk's incident form).
+  $("lookup").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const code = $("code").value.trim();
+    const next = shown && (code === shown.rescue_code || code === shown.equipment_code) && $("elevator").querySelector("form");
+    if (next) next.requestSubmit();
+    else lookup(code);
+  });
+  $("signin-form").addEventListener("submit", submitSignIn);
+  $("signout").addEventListener("click", signOut);
+  window.addEventListener("popstate", () => { if (session) showView(viewOfPath(), { push: false }); });
+  window.addEventListener("grids-published", () => { if (session) loadGrids(); });
+  $("lang").addEventListener("click", () => { lang = lang === "zh-CN" ? "en" : "zh-CN"; localStorage.setItem("lang", lang); applyLanguage(); });
+  try { initMap(); } catch (err) { console.warn("map unavailable:", err); map = null; }
+  // A handle for the browser tests and for a curious developer's console; the page never uses it.
+  window.liftrescue = { get map() { return map; }, fleet, incidents, get session() { return session; } };
+  applyLanguage();
+  boot();
+}
