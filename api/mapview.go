@@ -143,8 +143,9 @@ type mapScope struct {
 // outline does the work instead: the counts take the elevators inside it (GridMap: a hash lookup
 // by the cell the index keeps, and a few edges where the boundary crosses the cell), and the dots,
 // read from the registry, those whose district is the account's. The two agree but for an
-// elevator registered to a district its position is not in, which the lookup would refuse anyway.
-// A district without an outline is counted from the registry, more slowly.
+// elevator registered to a district its position is not in: it is counted where it stands, and
+// drawn (and may be looked up) in the district it is registered to. A district without an
+// outline is counted from the registry, more slowly.
 func (s *Server) mapElevators(c echo.Context) error {
 	q, err := parseMapQuery(c.QueryParam("bbox"), c.QueryParam("zoom"))
 	if err != nil {
