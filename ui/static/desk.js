@@ -98,7 +98,10 @@ const el = (tag, { dataset, ...props } = {}, ...children) => {
 let found = null; // the elevator the lookup shows
 let recentSeq = 0;
 
+// renderForm puts the incident form under the elevator shown. The same elevator shown again (the
+// language switch draws it anew) keeps what the dispatcher has typed.
 function renderForm(e) {
+  const typed = e && found?.id === e.id ? [...($("incident-form")?.elements ?? [])].filter((i) => i.id).map((i) => [i.id, i.type === "checkbox" ? i.checked : i.value]) : [];
   found = e;
   $("incident-form")?.remove();
   $("elevator-recent")?.remove();
@@ -115,6 +118,7 @@ function renderForm(e) {
     el("button", { id: "open-incident", type: "submit", textContent: t("openIncident") }),
     el("p", { id: "incident-form-message", className: "hint", role: "status", textContent: t("openHint") }));
   form.addEventListener("submit", (ev) => { ev.preventDefault(); openIncident(form); });
+  for (const [id, v] of typed) { const i = form.querySelector("#" + id); if (i) i[i.type === "checkbox" ? "checked" : "value"] = v; }
   $("elevator").append(form);
   loadRecent(e);
 }
@@ -629,7 +633,7 @@ on("event", (kind, data) => {
 on("language", () => {
   renderList();
   if (selected && open.get(selected)) renderDetail(open.get(selected));
-  renderForm(found);
+  // The form follows the elevator, which app.js draws again in the new language.
 });
 
 setInterval(tick, 1000);
