@@ -39,6 +39,7 @@ const (
 	AlarmModeChange             AlarmKind = "mode_change"               // entered a service mode (42..47)
 	AlarmBackToNormal           AlarmKind = "back_to_normal"            // 恢复自动运行 (40)
 	AlarmNoFault                AlarmKind = "no_fault"                  // 电梯无故障 (0)
+	AlarmTerminalOffline        AlarmKind = "terminal_offline"          // the service heard no heartbeat
 	// AlarmUnknown is a code no table knows. It is kept and shown, never dropped: the same number
 	// means an entrapment in one terminal family and a log event in another.
 	AlarmUnknown AlarmKind = "unknown"
@@ -82,6 +83,7 @@ var kindPriority = map[AlarmKind]int{
 	AlarmModeChange:       3, // fire return, firefighter and earthquake modes are raised to 2 by Normalize
 	AlarmBackToNormal:     3,
 	AlarmNoFault:          3,
+	AlarmTerminalOffline:  3,
 }
 
 // Priority returns the kind's priority: 1 for a rescue (a trapped passenger); 2 for a fault that

@@ -34,7 +34,7 @@ var allowedOurs = map[string][]string{
 	"auth":                  {""},
 	"stream":                {"", "geo"},
 	"live":                  {"", "geo", "gps"},
-	"loadgen":               {"", "gps"},
+	"loadgen":               {"", "gps", "iot"},
 	"notify":                {""},
 	"iot":                   {""},
 	// e2e drives the built binary through a browser; its tests read the API with loadgen's client.

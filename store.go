@@ -24,6 +24,8 @@ type Store interface {
 	IncidentService
 	AccountService
 	GridService
+	TerminalService
+	FaultService
 
 	// Ready returns nil when the database answers and its schema is at the version this binary
 	// expects; else EUNAVAILABLE.

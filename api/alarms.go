@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"slices"
 
@@ -46,7 +47,7 @@ func (s *Server) postAlarms(c echo.Context) error {
 		for rejected[index] {
 			index++
 		}
-		res, err := s.cfg.Dispatch.RaiseAlarm(c.Request().Context(), a, sender)
+		res, err := s.raiseAlarm(c.Request().Context(), a, sender)
 		if err != nil {
 			return err
 		}
@@ -63,4 +64,12 @@ func (s *Server) postAlarms(c echo.Context) error {
 func (s *Server) alarmQuarantine(c echo.Context) error {
 	q := s.cfg.Dispatch.Quarantine()
 	return c.JSON(http.StatusOK, liftrescue.Page[liftrescue.QuarantinedAlarm]{Items: q, Total: len(q)})
+}
+
+// raiseAlarm hands a report to the terminals' monitor, or to dispatch on a server without one.
+func (s *Server) raiseAlarm(ctx context.Context, a liftrescue.Alarm, sender string) (liftrescue.AlarmResult, error) {
+	if s.cfg.Terminals != nil {
+		return s.cfg.Terminals.Report(ctx, a, sender)
+	}
+	return s.cfg.Dispatch.RaiseAlarm(ctx, a, sender)
 }

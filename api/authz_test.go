@@ -84,6 +84,13 @@ var policy = map[string]access{
 	"GET /api/v1/dispatch/policy":           {perm: liftrescue.PermRead},
 	"POST /api/v1/alarms":                   {perm: liftrescue.PermAlarms},
 	"GET /api/v1/alarms/quarantine":         {perm: liftrescue.PermRead},
+	"GET /api/v1/terminals":                 {perm: liftrescue.PermRead}, // a district's account sees its own
+	"GET /api/v1/terminals/summary":         {perm: liftrescue.PermRead},
+	"GET /api/v1/terminals/{id}":            {perm: liftrescue.PermRead},
+	"PUT /api/v1/terminals/{id}":            {perm: liftrescue.PermRegistry},
+	"DELETE /api/v1/terminals/{id}":         {perm: liftrescue.PermRegistry},
+	"GET /api/v1/elevators/{code}/faults":   {perm: liftrescue.PermRead, district: true},
+	"GET /api/v1/faults/flagged":            {perm: liftrescue.PermRead},
 	"GET /r/{token}":                        {perm: public, own: true}, // the link is the credential
 	"POST /r/{token}":                       {perm: public, own: true},
 

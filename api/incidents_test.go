@@ -19,6 +19,7 @@ import (
 	"github.com/liftrescue/liftrescue/api"
 	"github.com/liftrescue/liftrescue/auth"
 	"github.com/liftrescue/liftrescue/dispatch/dispatchtest"
+	"github.com/liftrescue/liftrescue/iot"
 )
 
 // rescueWorld is a server with the dispatch engine over the small city of dispatchtest: elevator
@@ -29,6 +30,9 @@ type rescueWorld struct {
 	server *api.Server
 	key    string // an admin API key, sent by do unless the header pairs name another
 	auth   *auth.Service
+	// monitor takes the alarms on their way to the engine; its loops run, Flush writes its faults
+	// at once.
+	monitor *iot.Monitor
 }
 
 func newRescueWorld(tb testing.TB) *rescueWorld {
@@ -36,8 +40,11 @@ func newRescueWorld(tb testing.TB) *rescueWorld {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	w := &rescueWorld{World: dispatchtest.New(tb, dispatchtest.WithLogger(quiet))} // its engine's loops stopped
 	w.auth, w.key = testAuth(tb, w.Store)
+	w.monitor = &iot.Monitor{Store: w.Store, Dispatch: w.Engine, Now: w.Clock.Now, Logger: quiet}
+	dispatchtest.Must(tb, w.monitor.Start(w.Ctx))
+	tb.Cleanup(w.monitor.Close)
 	w.server = api.New(api.Config{Store: w.Store, Logger: quiet, Version: "test",
-		Index: w.Index, Dispatch: w.Engine, Now: w.Clock.Now, Auth: w.auth, Limits: testLimits})
+		Index: w.Index, Dispatch: w.Engine, Terminals: w.monitor, Now: w.Clock.Now, Auth: w.auth, Limits: testLimits})
 	return w
 }
 

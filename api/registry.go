@@ -9,11 +9,13 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/csvimport"
 	"github.com/liftrescue/liftrescue/geo"
+	"github.com/liftrescue/liftrescue/iot"
 	"github.com/liftrescue/liftrescue/planning"
 )
 
@@ -26,7 +28,14 @@ type ElevatorDetail struct {
 	MaintenanceUnit *UnitSummary `json:"maintenance_unit"`
 	// Grid is the active plan's rescue grid that holds the elevator, nil when none.
 	Grid *planning.GridName `json:"grid"`
+	// Terminals are the IoT terminals registered on it, with their status now.
+	Terminals []liftrescue.TerminalState `json:"terminals"`
+	// RecentFaults counts the entries of its fault record in the last 30 days.
+	RecentFaults int `json:"recent_faults"`
 }
+
+// recentFaultsPeriod is the period of ElevatorDetail.RecentFaults.
+const recentFaultsPeriod = 30 * 24 * time.Hour
 
 // MarshalJSON writes the elevator's fields and then the detail's: the embedded elevator's own
 // MarshalJSON would otherwise stand for the whole.
@@ -36,11 +45,13 @@ func (d ElevatorDetail) MarshalJSON() ([]byte, error) {
 		return nil, err
 	}
 	extra, err := json.Marshal(struct {
-		DistrictName    string             `json:"district_name"`
-		UserUnit        *UnitSummary       `json:"user_unit"`
-		MaintenanceUnit *UnitSummary       `json:"maintenance_unit"`
-		Grid            *planning.GridName `json:"grid"`
-	}{d.DistrictName, d.UserUnit, d.MaintenanceUnit, d.Grid})
+		DistrictName    string                     `json:"district_name"`
+		UserUnit        *UnitSummary               `json:"user_unit"`
+		MaintenanceUnit *UnitSummary               `json:"maintenance_unit"`
+		Grid            *planning.GridName         `json:"grid"`
+		Terminals       []liftrescue.TerminalState `json:"terminals"`
+		RecentFaults    int                        `json:"recent_faults"`
+	}{d.DistrictName, d.UserUnit, d.MaintenanceUnit, d.Grid, d.Terminals, d.RecentFaults})
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +85,17 @@ func (s *Server) getElevator(c echo.Context) error {
 		}
 		*u.dst = &UnitSummary{ID: o.ID, Name: o.Name, DutyPhones: o.DutyPhones}
 	}
+	if s.cfg.Terminals != nil {
+		out.Terminals, _, _, _ = s.cfg.Terminals.Terminals(iot.TerminalQuery{ElevatorID: e.ID, Limit: liftrescue.MaxLimit})
+	}
+	if out.Terminals == nil {
+		out.Terminals = []liftrescue.TerminalState{}
+	}
+	faults, err := s.store.ListFaults(ctx, liftrescue.FaultFilter{ElevatorID: e.ID, Since: s.now().Add(-recentFaultsPeriod), Paging: liftrescue.Paging{Limit: 1}})
+	if err != nil {
+		return fmt.Errorf("faults of elevator %d: %w", e.ID, err)
+	}
+	out.RecentFaults = faults.Total
 	return c.JSON(http.StatusOK, out)
 }
 

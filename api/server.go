@@ -19,6 +19,7 @@ import (
 	"github.com/liftrescue/liftrescue/auth"
 	"github.com/liftrescue/liftrescue/geo"
 	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/iot"
 	"github.com/liftrescue/liftrescue/planning"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	ServerStats func() map[string]any
 	// Dispatch runs incidents; without it the incident routes answer 503.
 	Dispatch Dispatcher
+	// Terminals takes the IoT alarms on their way to Dispatch and keeps the terminals and the
+	// fault records; without it alarms go to Dispatch directly and the terminal routes answer 503.
+	Terminals *iot.Monitor
 	// Planner checks, publishes and evaluates rescue grid plans; without it those routes answer 503.
 	Planner *planning.Planner
 	// Now is the clock; time.Now when nil.
@@ -210,13 +214,17 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 only when the database answers and its schema is current, so that a load
-// balancer sends no call to an instance that cannot look an elevator up.
+// readyz answers 200 only when the database answers and its schema is current and the service has
+// loaded what it acts on, so that a load balancer sends no call to an instance that cannot look an
+// elevator up or act on an alarm.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ready(ctx); err != nil {
 		return err
+	}
+	if s.cfg.Terminals != nil && !s.cfg.Terminals.Started() { // started after dispatch: both are up
+		return liftrescue.Errorf(liftrescue.EUNAVAILABLE, "starting: incidents and terminals are being loaded")
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

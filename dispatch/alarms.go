@@ -53,12 +53,14 @@ func (s *alarmState) window(elevator int64) *alarmWindow {
 	return w
 }
 
-// RaiseAlarm takes one normalised terminal report (liftrescue.Alarm.Normalize has run): a
-// priority-1 alarm opens an incident on the elevator and starts tier 1, or is written on the one
-// open; repeats within the window are counted; lower priorities and status reports are written on
-// an open incident (a running state showing the doors open at a floor is evidence of release) and
-// otherwise recorded. A report naming no known elevator is quarantined. sender names the platform or
-// terminal that sent it, for the quarantine list.
+// RaiseAlarm takes one normalised terminal report (liftrescue.Alarm.Normalize has run) that names
+// its elevator by equipment code: a priority-1 alarm opens an incident on the elevator and starts
+// tier 1, or is written on the one open; repeats within the window are counted; lower priorities
+// and status reports are written on an open incident (a running state showing the doors open at a
+// floor is evidence of release) and otherwise recorded. A report naming no known elevator is
+// quarantined, and so is one naming only a terminal: terminals are resolved to their elevators
+// before (iot.Monitor), and RaiseElevatorAlarm takes those. sender names the platform or terminal
+// that sent it, for the quarantine list.
 func (e *Engine) RaiseAlarm(ctx context.Context, a liftrescue.Alarm, sender string) (liftrescue.AlarmResult, error) {
 	res := liftrescue.AlarmResult{Outcome: liftrescue.AlarmRecorded, Kind: a.Kind, Priority: a.Priority}
 	el, reason, err := e.alarmElevator(ctx, &a)
@@ -70,14 +72,27 @@ func (e *Engine) RaiseAlarm(ctx context.Context, a liftrescue.Alarm, sender stri
 		res.Outcome, res.Reason = liftrescue.AlarmQuarantined, reason
 		return res, nil
 	}
-	res.ElevatorID = el.ID
-	w := e.alarms.window(el.ID)
+	return e.raiseOn(ctx, el.ID, a, res)
+}
+
+// RaiseElevatorAlarm is RaiseAlarm for a report whose elevator is known (a registered terminal's):
+// it reads nothing from the store unless it opens or writes on an incident.
+func (e *Engine) RaiseElevatorAlarm(ctx context.Context, elevatorID int64, a liftrescue.Alarm) (liftrescue.AlarmResult, error) {
+	return e.raiseOn(ctx, elevatorID, a, liftrescue.AlarmResult{Outcome: liftrescue.AlarmRecorded, Kind: a.Kind, Priority: a.Priority})
+}
+
+func (e *Engine) raiseOn(ctx context.Context, elevatorID int64, a liftrescue.Alarm, res liftrescue.AlarmResult) (liftrescue.AlarmResult, error) {
+	res.ElevatorID = elevatorID
+	if a.Code == "" && a.State == nil {
+		return res, nil // a heartbeat: it says the terminal is alive, nothing of the elevator
+	}
+	w := e.alarms.window(elevatorID)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	now := e.cfg.Now()
-	open := e.openOn(el.ID)
+	open := e.openOn(elevatorID)
 	if open == 0 && a.Priority == 1 {
-		inc, err := e.Open(ctx, liftrescue.NewIncident{ElevatorID: el.ID, Source: liftrescue.SourceIoT,
+		inc, err := e.Open(ctx, liftrescue.NewIncident{ElevatorID: elevatorID, Source: liftrescue.SourceIoT,
 			Note: "IoT " + string(a.Kind) + " (" + string(a.Namespace) + " " + a.Code + ")"}, "", deviceActor(&a))
 		switch {
 		case err == nil:
@@ -92,7 +107,7 @@ func (e *Engine) RaiseAlarm(ctx context.Context, a liftrescue.Alarm, sender stri
 		}
 	}
 	if open == 0 {
-		return res, nil // a fault on a running elevator: the archive's fault records come with the archive
+		return res, nil // a fault on a running elevator: iot.Monitor writes it on the elevator's fault record
 	}
 	res.IncidentID = open
 	releases := a.State != nil && a.State.Released()
@@ -143,9 +158,7 @@ func (e *Engine) flushAlarms(ctx context.Context) {
 // alarmElevator finds the elevator a report names, or says why it cannot.
 func (e *Engine) alarmElevator(ctx context.Context, a *liftrescue.Alarm) (*liftrescue.Elevator, string, error) {
 	if a.EquipmentCode == "" {
-		// Terminals are registered with the archive's terminal records, which are still to come:
-		// until then a terminal id names no elevator.
-		return nil, "unknown terminal " + a.TerminalID, nil
+		return nil, "unknown terminal " + a.TerminalID + ": register it on its elevator (PUT /api/v1/terminals/" + a.TerminalID + ")", nil
 	}
 	el, err := e.cfg.Store.FindElevatorByCode(ctx, a.EquipmentCode)
 	if liftrescue.ErrorCode(err) == liftrescue.ENOTFOUND {
@@ -170,6 +183,9 @@ func (e *Engine) Quarantine() []liftrescue.QuarantinedAlarm {
 	defer e.alarms.mu.Unlock()
 	return append([]liftrescue.QuarantinedAlarm{}, e.alarms.quarantine...)
 }
+
+// OpenOn returns the id of the incident open on the elevator, 0 for none.
+func (e *Engine) OpenOn(elevator int64) int64 { return e.openOn(elevator) }
 
 // openOn returns the id of the incident open on the elevator, 0 for none.
 func (e *Engine) openOn(elevator int64) int64 {

@@ -138,69 +138,6 @@ func diskBox(cells []Cell) []box {
 	return []box{{[2]float64{minLon - dLon, minLat}, [2]float64{maxLon + dLon, maxLat}}}
 }
 
-// cellDisc is a circle inside a cell: a position within it is in the cell, which a vehicle's
-// next fix usually is, and the index can tell so without asking H3 (a third of a microsecond
-// through cgo, half the cost of a fix). h is the haversine value of its radius; 0 means no disc.
-type cellDisc struct {
-	lon, lat, cos, h float64
-}
-
-// discOf returns the disc of a hexagonal cell: centred on the mean of its corners, 1% short of
-// the nearest of the great circles through its edges. A cell is the intersection of the
-// hemispheres those circles bound (H3 draws cells as straight-edged hexagons on a gnomonic
-// projection, whose straight lines are great circles), so a position nearer the centre than every
-// such circle is inside. Pentagons and cells that cross a face of the icosahedron (more than six
-// corners) get no disc.
-func discOf(c Cell) cellDisc {
-	b, err := h3.CellToBoundary(h3.Cell(c))
-	if err != nil || len(b) != 6 {
-		return cellDisc{}
-	}
-	var corners [6][3]float64
-	var mean [3]float64
-	for i, ll := range b {
-		corners[i] = unitVector(ll.Lng, ll.Lat)
-		for j := range mean {
-			mean[j] += corners[i][j]
-		}
-	}
-	norm := math.Sqrt(dot(mean, mean))
-	if norm == 0 {
-		return cellDisc{}
-	}
-	for j := range mean {
-		mean[j] /= norm
-	}
-	nearest := math.Inf(1)
-	for i := range corners {
-		n := cross(corners[i], corners[(i+1)%len(corners)])
-		nn := math.Sqrt(dot(n, n))
-		if nn == 0 {
-			return cellDisc{}
-		}
-		nearest = math.Min(nearest, math.Asin(math.Min(1, math.Abs(dot(mean, n))/nn)))
-	}
-	lat := math.Asin(math.Max(-1, math.Min(1, mean[2]))) / rad
-	lon := math.Atan2(mean[1], mean[0]) / rad
-	return cellDisc{lon: lon, lat: lat, cos: cosDeg(lat), h: sinHalfSq(nearest * 0.99)}
-}
-
-// holds reports whether the disc holds a position whose latitude has cosine cos.
-func (d *cellDisc) holds(lon, lat, cos float64) bool {
-	return d.h > 0 && hav(d.lon, d.lat, d.cos, lon, lat, cos) < d.h
-}
-
-func unitVector(lon, lat float64) [3]float64 {
-	cl := cosDeg(lat)
-	return [3]float64{cl * math.Cos(lon*rad), cl * math.Sin(lon*rad), math.Sin(lat * rad)}
-}
-
-func cross(a, b [3]float64) [3]float64 {
-	return [3]float64{a[1]*b[2] - a[2]*b[1], a[2]*b[0] - a[0]*b[2], a[0]*b[1] - a[1]*b[0]}
-}
-
-func dot(a, b [3]float64) float64 { return a[0]*b[0] + a[1]*b[1] + a[2]*b[2] }
-
 // Parent returns the cell's ancestor at a coarser resolution (the cell itself at its own), 0 for
 // a finer one. It is bit arithmetic on the index, as H3 defines it, without a call into C: the
 // coverage layer asks it a million times.

@@ -105,29 +105,37 @@ func (p *point) cosNear(lat float64) float64 {
 // at least the longitude gap, and cos φ2 at least the cosine of the box's latitude farthest from
 // the equator.
 func (p *point) boxLowerBound(min, max [2]float64) float64 {
+	h, c := p.latBound(min[1], max[1])
+	return h + c*p.lonBound(min[0], max[0])
+}
+
+// latBound returns the parts of boxLowerBound that depend on the box's latitudes alone: the
+// first term's bound, and that of cos φ1 cos φ2.
+func (p *point) latBound(minLat, maxLat float64) (h, cos float64) {
 	var dlat float64
-	if p.lat < min[1] {
-		dlat = min[1] - p.lat
-	} else if p.lat > max[1] {
-		dlat = p.lat - max[1]
+	if p.lat < minLat {
+		dlat = minLat - p.lat
+	} else if p.lat > maxLat {
+		dlat = p.lat - maxLat
 	}
-	h := sinHalfSq(dlat * rad)
-	if p.lon >= min[0] && p.lon <= max[0] {
-		return h
+	return sinHalfSq(dlat * rad), p.cos * p.minCos(math.Max(math.Abs(minLat), math.Abs(maxLat)))
+}
+
+// lonBound returns the part of boxLowerBound that depends on the box's longitudes alone: the
+// bound of sin²(Δλ/2), 0 when the box spans the query's longitude.
+func (p *point) lonBound(minLon, maxLon float64) float64 {
+	if p.lon >= minLon && p.lon <= maxLon {
+		return 0
 	}
-	a := min[0] - p.lon
+	a := minLon - p.lon
 	if a < 0 {
 		a += 360
 	}
-	b := p.lon - max[0]
+	b := p.lon - maxLon
 	if b < 0 {
 		b += 360
 	}
-	dlon := a
-	if b < a {
-		dlon = b
-	}
-	return h + p.cos*p.minCos(math.Max(math.Abs(min[1]), math.Abs(max[1])))*sinHalfSq(dlon*rad)
+	return sinHalfSq(math.Min(a, b) * rad)
 }
 
 // minCos returns a lower bound of cos φ for |φ| ≤ far degrees, cheaply: cos φ1 if far is no
@@ -197,4 +205,43 @@ func bboxBoxes(minLon, minLat, maxLon, maxLat float64) []box {
 		return []box{{[2]float64{minLon, minLat}, [2]float64{180, maxLat}}, {[2]float64{-180, minLat}, [2]float64{maxLon, maxLat}}}
 	}
 	return []box{{[2]float64{minLon, minLat}, [2]float64{maxLon, maxLat}}}
+}
+
+// The loops of the radius and nearest queries compute hundreds of distances per query, and the
+// functions above are too large for the compiler to inline: each distance was four calls, with
+// every value the loop keeps spilled to memory around each. havNear and havTo are hav written out
+// in one piece for the small differences those loops meet, with the very operations of hav,
+// sinHalfSq and cosNear in the same order, so that their results are equal to the last bit
+// (TestFusedHaversine checks it); anything else goes the long way.
+
+// havNear returns hav(p.lon, p.lat, p.cos, lon, lat, p.cosNear(lat)).
+func (p *point) havNear(lon, lat float64) float64 {
+	dφ := (lat - p.lat) * rad // cosNear's δ and hav's Δφ alike
+	dλ := (lon - p.lon) * rad
+	y, x := dφ/2, dλ/2
+	if dφ < -0.002 || dφ > 0.002 || x <= -0.1 || x >= 0.1 {
+		return hav(p.lon, p.lat, p.cos, lon, lat, p.cosNear(lat))
+	}
+	d2 := dφ * dφ
+	cosD := 1 - d2*(1.0/2)*(1-d2*(1.0/12)*(1-d2*(1.0/30)))
+	sinD := dφ * (1 - d2*(1.0/6)*(1-d2*(1.0/20)))
+	cos2 := p.cos*cosD - p.sin*sinD
+	y2 := y * y
+	sy := y * (1 - y2*(1.0/6)*(1-y2*(1.0/20)*(1-y2*(1.0/42)*(1-y2*(1.0/72)))))
+	x2 := x * x
+	sx := x * (1 - x2*(1.0/6)*(1-x2*(1.0/20)*(1-x2*(1.0/42)*(1-x2*(1.0/72)))))
+	return sy*sy + p.cos*cos2*(sx*sx)
+}
+
+// havTo returns hav(p.lon, p.lat, p.cos, lon, lat, cos).
+func (p *point) havTo(lon, lat, cos float64) float64 {
+	y, x := (lat-p.lat)*rad/2, (lon-p.lon)*rad/2
+	if y <= -0.1 || y >= 0.1 || x <= -0.1 || x >= 0.1 {
+		return hav(p.lon, p.lat, p.cos, lon, lat, cos)
+	}
+	y2 := y * y
+	sy := y * (1 - y2*(1.0/6)*(1-y2*(1.0/20)*(1-y2*(1.0/42)*(1-y2*(1.0/72)))))
+	x2 := x * x
+	sx := x * (1 - x2*(1.0/6)*(1-x2*(1.0/20)*(1-x2*(1.0/42)*(1-x2*(1.0/72)))))
+	return sy*sy + p.cos*cos*(sx*sx)
 }

@@ -169,3 +169,33 @@ func TestStraightLineETAValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestFusedHaversine checks that havNear and havTo, hav written out for the query loops, give
+// the very bits hav does, for differences small and large, on both sides of the thresholds where
+// the series hand over to math.Sin and math.Cos.
+func TestFusedHaversine(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 21))
+	// Differences of latitude round cosNear's threshold (0.002 rad) and of longitude round
+	// sinHalfSq's (0.2 rad), and everyday ones.
+	spreads := []float64{1e-6, 1e-3, 0.05, 0.114, 0.1146, 0.1147, 0.12, 1, 11.45, 11.46, 11.5, 30, 180}
+	for i := range 200000 {
+		lon1, lat1 := r.Float64()*360-180, r.Float64()*178-89
+		if i%2 == 0 {
+			lon1, lat1 = cityPoint(r)
+		}
+		s := spreads[i%len(spreads)]
+		lon2 := math.Mod(lon1+(r.Float64()*2-1)*s+540, 360) - 180
+		lat2 := math.Max(-90, math.Min(90, lat1+(r.Float64()*2-1)*s))
+		if i%5 == 0 { // the same latitude or longitude exactly
+			lat2 = lat1
+		}
+		q := newPoint(lon1, lat1)
+		if got, want := q.havNear(lon2, lat2), hav(q.lon, q.lat, q.cos, lon2, lat2, q.cosNear(lat2)); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("havNear from %v,%v to %v,%v = %v, hav = %v", lon1, lat1, lon2, lat2, got, want)
+		}
+		cos2 := cosDeg(lat2)
+		if got, want := q.havTo(lon2, lat2, cos2), hav(q.lon, q.lat, q.cos, lon2, lat2, cos2); math.Float64bits(got) != math.Float64bits(want) {
+			t.Fatalf("havTo from %v,%v to %v,%v = %v, hav = %v", lon1, lat1, lon2, lat2, got, want)
+		}
+	}
+}

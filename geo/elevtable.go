@@ -2,142 +2,193 @@ package geo
 
 import (
 	"cmp"
-	"math"
 	"slices"
 )
 
-// elevatorTable finds an elevator's position by its ID, which the index needs to move or remove
-// its R-tree entry. A Go map of a million entries costs 84 bytes each, more than the R-tree; this
-// table costs 24: an array sorted by ID, searched by bisection, beside a small map of the IDs
-// added since it was last sorted. Removed entries stay in the array as tombstones (NaN longitude).
-// When the map and the tombstones together reach a sixteenth of the array, both are merged into
-// a new array, in linear time: a few milliseconds per million elevators, every 60,000 changes at
-// the least. Registry changes are rare next to reads, and the start-up load builds the array in
-// one go.
+// elevatorTable finds, by its ID, the band of latitude (elevatorBands) that holds an elevator's
+// position, which the index needs to move or remove the elevator: the position itself is then
+// found in the band. A Go map of a million entries costs 84 bytes each, more than the R-tree;
+// this table costs 4 bytes an elevator, or 12 at worst.
+//
+// IDs are a database's serial numbers: they fill most of the range between the smallest and the
+// largest. While they fill at least half of it, the table is an array of bands indexed by the ID
+// less the smallest (dense), -1 where there is no elevator. Otherwise it is the IDs sorted and
+// searched by bisection, with their bands in a parallel array (-1 for a removed elevator: a
+// tombstone). Either way a small map holds the IDs added since the arrays were last built. When
+// the map, with the tombstones of the sorted form, reaches a sixteenth of the arrays, the arrays
+// are built again, in linear time: a few milliseconds per million elevators, every 60,000
+// changes at the least. Registry changes are rare next to reads, and the start-up load builds the
+// arrays in one go.
 type elevatorTable struct {
-	sorted []elevatorRec // by ID
-	dead   int           // tombstones in sorted
-	extra  map[int64]lonLat
-	n      int // live entries
+	dense bool
+	base  int64   // dense: the ID of bands[0]
+	ids   []int64 // sorted form: ascending
+	bands []int32 // the band of each ID, -1 for none
+	dead  int     // sorted form: tombstones
+	extra map[int64]int32
+	n     int // live entries
 }
 
+// elevatorRec is an elevator as a load brings it.
 type elevatorRec struct {
 	id       int64
-	lon, lat float64 // lon is NaN for a removed elevator
+	lon, lat float64
 }
 
 type lonLat struct{ lon, lat float64 }
 
 func (t *elevatorTable) len() int { return t.n }
 
-// find returns the position of id in sorted, or -1.
+// find returns the place of id in the arrays, or -1.
 func (t *elevatorTable) find(id int64) int {
-	i, ok := slices.BinarySearchFunc(t.sorted, id, func(r elevatorRec, id int64) int { return cmp.Compare(r.id, id) })
+	if t.dense {
+		if id >= t.base && uint64(id-t.base) < uint64(len(t.bands)) {
+			return int(id - t.base)
+		}
+		return -1
+	}
+	i, ok := slices.BinarySearch(t.ids, id)
 	if !ok {
 		return -1
 	}
 	return i
 }
 
-func (t *elevatorTable) get(id int64) (lonLat, bool) {
-	if p, ok := t.extra[id]; ok {
-		return p, true
+// get returns the band of an elevator.
+func (t *elevatorTable) get(id int64) (int32, bool) {
+	if b, ok := t.extra[id]; ok {
+		return b, true
 	}
-	if i := t.find(id); i >= 0 && !math.IsNaN(t.sorted[i].lon) {
-		return lonLat{t.sorted[i].lon, t.sorted[i].lat}, true
+	if i := t.find(id); i >= 0 && t.bands[i] >= 0 {
+		return t.bands[i], true
 	}
-	return lonLat{}, false
+	return 0, false
 }
 
-// set puts id at p and returns where it was before, if anywhere.
-func (t *elevatorTable) set(id int64, p lonLat) (old lonLat, existed bool) {
+// set puts id in band b and returns the band it was in before, if any.
+func (t *elevatorTable) set(id int64, b int32) (old int32, existed bool) {
 	if old, ok := t.extra[id]; ok {
-		t.extra[id] = p
+		t.extra[id] = b
 		return old, true
 	}
 	if i := t.find(id); i >= 0 {
-		r := &t.sorted[i]
-		old, existed = lonLat{r.lon, r.lat}, !math.IsNaN(r.lon)
+		old, existed = t.bands[i], t.bands[i] >= 0
 		if !existed {
-			t.dead--
 			t.n++
+			if !t.dense {
+				t.dead--
+			}
 		}
-		r.lon, r.lat = p.lon, p.lat
+		t.bands[i] = b
 		return old, existed
 	}
 	if t.extra == nil {
-		t.extra = map[int64]lonLat{}
+		t.extra = map[int64]int32{}
 	}
-	t.extra[id] = p
+	t.extra[id] = b
 	t.n++
 	t.maybeCompact()
-	return lonLat{}, false
+	return 0, false
 }
 
-// remove takes id out and returns where it was.
-func (t *elevatorTable) remove(id int64) (lonLat, bool) {
-	if p, ok := t.extra[id]; ok {
+// remove takes id out and returns the band it was in.
+func (t *elevatorTable) remove(id int64) (int32, bool) {
+	if b, ok := t.extra[id]; ok {
 		delete(t.extra, id)
 		t.n--
-		return p, true
+		return b, true
 	}
 	i := t.find(id)
-	if i < 0 || math.IsNaN(t.sorted[i].lon) {
-		return lonLat{}, false
+	if i < 0 || t.bands[i] < 0 {
+		return 0, false
 	}
-	r := &t.sorted[i]
-	p := lonLat{r.lon, r.lat}
-	r.lon = math.NaN()
-	t.dead++
+	b := t.bands[i]
+	t.bands[i] = -1
 	t.n--
+	if !t.dense {
+		t.dead++
+	}
 	t.maybeCompact()
-	return p, true
+	return b, true
 }
 
 func (t *elevatorTable) maybeCompact() {
-	if len(t.extra)+t.dead > max(4096, len(t.sorted)/16) {
+	if len(t.extra)+t.dead > max(4096, len(t.bands)/16) {
 		t.compact()
 	}
 }
 
-// compact merges the map into the array and drops the tombstones.
+// compact builds the arrays again from everything the table holds.
 func (t *elevatorTable) compact() {
-	add := make([]elevatorRec, 0, len(t.extra))
-	for id, p := range t.extra {
-		add = append(add, elevatorRec{id, p.lon, p.lat})
+	ids, bands := make([]int64, 0, t.n), make([]int32, 0, t.n)
+	add := make([]int64, 0, len(t.extra))
+	for id := range t.extra {
+		add = append(add, id)
 	}
-	slices.SortFunc(add, func(a, b elevatorRec) int { return cmp.Compare(a.id, b.id) })
-	merged := make([]elevatorRec, 0, t.n)
-	i := 0
-	for _, r := range t.sorted {
-		for i < len(add) && add[i].id < r.id {
-			merged = append(merged, add[i])
-			i++
+	slices.Sort(add)
+	j := 0
+	for i, b := range t.bands {
+		if b < 0 {
+			continue
 		}
-		if !math.IsNaN(r.lon) {
-			merged = append(merged, r)
+		id := t.base + int64(i)
+		if !t.dense {
+			id = t.ids[i]
 		}
+		for j < len(add) && add[j] < id {
+			ids, bands = append(ids, add[j]), append(bands, t.extra[add[j]])
+			j++
+		}
+		ids, bands = append(ids, id), append(bands, b)
 	}
-	merged = append(merged, add[i:]...)
-	t.sorted, t.extra, t.dead = merged, nil, 0
+	for _, id := range add[j:] {
+		ids, bands = append(ids, id), append(bands, t.extra[id])
+	}
+	t.fill(ids, bands)
 }
 
-// build replaces an empty table with the records given, which it may reorder; of records with
-// the same ID the one latest in the slice wins. It returns the ones that lost.
-func (t *elevatorTable) build(recs []elevatorRec) (lost []elevatorRec) {
+// fill makes the arrays from IDs in ascending order, none twice, and their bands, choosing the
+// dense form when the IDs fill at least half their range.
+func (t *elevatorTable) fill(ids []int64, bands []int32) {
+	*t = elevatorTable{n: len(ids)}
+	if len(ids) == 0 {
+		return
+	}
+	if span := uint64(ids[len(ids)-1] - ids[0]); span < 2*uint64(len(ids)) {
+		t.dense, t.base = true, ids[0]
+		t.bands = make([]int32, span+1)
+		for i := range t.bands {
+			t.bands[i] = -1
+		}
+		for i, id := range ids {
+			t.bands[id-t.base] = bands[i]
+		}
+		return
+	}
+	t.ids, t.bands = ids, bands
+}
+
+// build replaces an empty table with the records given, which it reorders by ID; of records with
+// the same ID the one latest in the slice wins. It returns the winners, by ID, and the ones that
+// lost.
+func (t *elevatorTable) build(recs []elevatorRec) (won, lost []elevatorRec) {
 	byID := func(a, b elevatorRec) int { return cmp.Compare(a.id, b.id) }
 	// A table scan returns elevators by ID, already in order.
 	if !slices.IsSortedFunc(recs, byID) {
 		slices.SortStableFunc(recs, byID)
 	}
-	out := recs[:0]
+	won = recs[:0]
 	for i, r := range recs {
 		if i+1 < len(recs) && recs[i+1].id == r.id {
 			lost = append(lost, r)
 			continue
 		}
-		out = append(out, r)
+		won = append(won, r)
 	}
-	t.sorted, t.extra, t.dead, t.n = slices.Clip(out), nil, 0, len(out)
-	return lost
+	ids, bands := make([]int64, len(won)), make([]int32, len(won))
+	for i, r := range won {
+		ids[i], bands[i] = r.id, int32(bandOf(r.lat))
+	}
+	t.fill(ids, bands)
+	return won, lost
 }

@@ -3,6 +3,7 @@ package geo
 import (
 	"fmt"
 	"iter"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -39,12 +40,17 @@ func (o *IndexOptions) Validate() error {
 }
 
 // Index is the live spatial index: every elevator and every vehicle, in memory, each kind in its
-// own R-tree over positions (so that nearest, radius, box and polygon queries open only the nodes
-// near the answer) with the H3 cell of every entry beside it.
+// own R-tree over positions (so that box, polygon and cell queries open only the nodes near the
+// answer) with the H3 cell of every entry beside it. Each kind also has a second layout made for
+// its hottest query, which reads its candidates from consecutive memory instead of reaching each
+// through the tree: elevators in bands of latitude sorted by longitude, for radius queries
+// (elevatorBands); vehicles in a grid of cells, for nearest queries (vehicleGrid). Vehicles are in
+// their R-tree in small boxes, so that most fixes leave it alone, and the shapes of their H3 cells
+// are kept, so that most fixes need no call to H3 (cellShape).
 //
 // An Index is safe for concurrent use. Each kind has its own read-write lock: queries share it,
 // a write holds it alone, briefly (a fix for a few hundred nanoseconds, an elevator move for a
-// microsecond or two), and an elevator write never waits for a vehicle query or the other way
+// few microseconds), and an elevator write never waits for a vehicle query or the other way
 // round. The H3 cell of a new position is computed before the lock is taken. Query predicates run
 // while the read lock of their kind is held: they must be quick and must not call back into the
 // index (a writer waiting on the lock would deadlock them).
@@ -57,14 +63,16 @@ type Index struct {
 
 	emu       sync.RWMutex
 	elevTree  rtree.RTreeG[elevatorItem]
-	elevators elevatorTable
+	elevBands elevatorBands // the positions again, for radius queries
+	elevators elevatorTable // ID → band
 
 	vmu      sync.RWMutex
-	vehTree  rtree.RTreeG[int32] // slots in vehSlots, at the vehicles' positions
+	vehTree  rtree.RTreeG[int32] // slots in vehSlots, in boxes round the vehicles' positions
+	vehGrid  vehicleGrid         // the vehicles' states, by cell, for nearest queries
 	vehIDs   map[int64]int32     // vehicle ID → slot
 	vehSlots []vehicleSlot
-	vehFree  []int32 // slots of removed vehicles, to reuse
-	nearHint radiusHint
+	vehFree  []int32    // slots of removed vehicles, to reuse
+	shapes   shapeCache // of the cells vehicles have been in lately
 }
 
 // elevatorItem is an elevator's entry in the R-tree: with the position there, 48 bytes in all and
@@ -117,18 +125,25 @@ func (ix *Index) SetElevator(id int64, lon, lat float64) error {
 	if r := liftrescue.CheckLonLat(lon, lat); r != "" {
 		return liftrescue.Invalid("position", fmt.Sprintf("elevator %d: %s", id, r))
 	}
-	item := elevatorItem{id: id, cell: ix.cellOf(lon, lat)}
+	cell := ix.cellOf(lon, lat)
 	ix.emu.Lock()
 	defer ix.emu.Unlock()
-	old, existed := ix.elevators.set(id, lonLat{lon, lat})
-	if existed {
+	ix.setElevatorLocked(id, lon, lat, cell)
+	return nil
+}
+
+// setElevatorLocked is SetElevator under the write lock, for a position checked, in cell.
+func (ix *Index) setElevatorLocked(id int64, lon, lat float64, cell Cell) {
+	if band, existed := ix.elevators.set(id, int32(bandOf(lat))); existed {
+		old := ix.elevBands.find(int(band), id, lon)
 		if old.lon == lon && old.lat == lat {
-			return nil
+			return
 		}
 		ix.deleteElevatorItem(id, old)
+		ix.elevBands.remove(id, old.lon, old.lat)
 	}
-	ix.elevTree.Insert(pt(lon, lat), pt(lon, lat), item)
-	return nil
+	ix.elevTree.Insert(pt(lon, lat), pt(lon, lat), elevatorItem{id: id, cell: cell})
+	ix.elevBands.insert(id, lon, lat)
 }
 
 func (ix *Index) deleteElevatorItem(id int64, p lonLat) {
@@ -139,9 +154,11 @@ func (ix *Index) deleteElevatorItem(id int64, p lonLat) {
 func (ix *Index) RemoveElevator(id int64) bool {
 	ix.emu.Lock()
 	defer ix.emu.Unlock()
-	p, ok := ix.elevators.remove(id)
+	band, ok := ix.elevators.remove(id)
 	if ok {
+		p := ix.elevBands.find(int(band), id, math.NaN())
 		ix.deleteElevatorItem(id, p)
+		ix.elevBands.remove(id, p.lon, p.lat)
 	}
 	return ok
 }
@@ -149,7 +166,11 @@ func (ix *Index) RemoveElevator(id int64) bool {
 // Elevator returns where the index has an elevator.
 func (ix *Index) Elevator(id int64) (ElevatorState, bool) {
 	ix.emu.RLock()
-	p, ok := ix.elevators.get(id)
+	band, ok := ix.elevators.get(id)
+	var p lonLat
+	if ok {
+		p = ix.elevBands.find(int(band), id, math.NaN())
+	}
 	ix.emu.RUnlock()
 	if !ok {
 		return ElevatorState{}, false
@@ -229,10 +250,7 @@ func (ix *Index) LoadElevators(seq iter.Seq2[int64, orb.Point]) (int, error) {
 		eachReady(func(e *loadEntry) {})
 		for i := range entries {
 			e := &entries[i]
-			if old, existed := ix.elevators.set(e.id, lonLat{e.lon, e.lat}); existed {
-				ix.deleteElevatorItem(e.id, old)
-			}
-			ix.elevTree.Insert(pt(e.lon, e.lat), pt(e.lon, e.lat), elevatorItem{id: e.id, cell: e.cell})
+			ix.setElevatorLocked(e.id, e.lon, e.lat, e.cell)
 		}
 	} else {
 		// An empty index: the ID table is built from scratch, on yet another goroutine, and the
@@ -246,7 +264,9 @@ func (ix *Index) LoadElevators(seq iter.Seq2[int64, orb.Point]) (int, error) {
 				e := &entries[i]
 				recs[i] = elevatorRec{id: e.id, lon: e.lon, lat: e.lat}
 			}
-			lost = ix.elevators.build(recs)
+			var won []elevatorRec
+			won, lost = ix.elevators.build(recs)
+			ix.elevBands.build(won)
 		}()
 		eachReady(func(e *loadEntry) {
 			ix.elevTree.Insert(pt(e.lon, e.lat), pt(e.lon, e.lat), elevatorItem{id: e.id, cell: e.cell})
@@ -292,16 +312,7 @@ func (ix *Index) ElevatorsWithin(lon, lat, radiusM float64, pred func(id int64) 
 		ix.emu.RLock()
 		defer ix.emu.RUnlock()
 		for _, b := range radiusBoxes(lon, lat, radiusM) {
-			ix.elevTree.Search(b.min, b.max, func(p, _ [2]float64, e elevatorItem) bool {
-				h := hav(q.lon, q.lat, q.cos, p[0], p[1], q.cosNear(p[1]))
-				if h > hr {
-					return true
-				}
-				if d := havToM(h); d <= radiusM && (pred == nil || pred(e.id)) {
-					hits = append(hits, Neighbor{ID: e.id, DistanceM: d})
-				}
-				return true
-			})
+			hits = ix.elevBands.appendWithin(hits, &q, b, hr, radiusM, pred)
 		}
 	}()
 	sc.hits = hits

@@ -183,11 +183,11 @@ func TestNearestVehiclesMatchesBruteForce(t *testing.T) {
 				q := newPoint(lon, lat)
 				ix.vmu.RLock()
 				best := ix.nearestBestFirst(&q, k, pred)
-				probe, _ := ix.probeNearest(&q, 3000, k, pred)
+				grid, ok := ix.nearestOnGrid(&q, k, pred)
 				ix.vmu.RUnlock()
 				sameNeighbors(t, "best first", best, want)
-				if probe != nil {
-					sameNeighbors(t, "probe", probe, want)
+				if ok {
+					sameNeighbors(t, "grid", grid, want)
 				}
 			}
 		})
@@ -637,103 +637,216 @@ func TestConcurrentUse(t *testing.T) {
 	sameNeighbors(t, "elevators after", ix.ElevatorsWithin(117.3, 34.8, 1e6, nil), bruteNearest(es, 117.3, 34.8, len(es), nil))
 }
 
-// TestCellDisc checks the shortcut that spares H3 on most fixes: a position the disc of a cell
-// holds must be in that cell. Positions are drawn round cell centres out to past the corners,
-// at several resolutions and latitudes, and every disc must hold a fair share of its cell.
-func TestCellDisc(t *testing.T) {
+// TestCellShape checks the shortcut that spares H3 on most fixes: a position the shape of a cell
+// holds must be in that cell, and one the shape sends to the cell across an edge must be in that
+// cell. Positions are drawn round cell centres out to past the corners, ten in each cell, at
+// several resolutions and latitudes; every shape must hold nearly all of its cell, and learn its
+// neighbours.
+func TestCellShape(t *testing.T) {
 	r := rand.New(rand.NewPCG(8, 8))
-	for _, res := range []int{5, 9, 12, 15} {
-		held := 0
-		for i := range 20000 {
-			lon, lat := r.Float64()*360-180, r.Float64()*170-85
-			if i%2 == 0 {
+	for _, res := range []int{7, 9, 12, 15} {
+		var cache shapeCache
+		inCell, held, crossed := 0, 0, 0
+		for i := range 2000 {
+			lon, lat := r.Float64()*360-180, r.Float64()*160-80
+			switch i % 4 {
+			case 0, 1:
 				lon, lat = cityPoint(r)
+			case 2: // round the antimeridian
+				lon = math.Mod(180+r.NormFloat64()*0.05+540, 360) - 180
 			}
 			c, err := CellAt(lon, lat, res)
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := discOf(c)
-			if d.h == 0 {
-				continue // a pentagon or a cell across a face
+			s := shapeOf(c)
+			if s == nil {
+				continue // a pentagon, a cell across faces, or too near a pole
 			}
-			// A position up to 1.3 times the disc's radius from the centre, in any direction.
-			radius := 2 * math.Asin(math.Sqrt(d.h)) * 1.3 * r.Float64()
-			bearing := r.Float64() * 2 * math.Pi
-			φ1, λ1 := d.lat*rad, d.lon*rad
-			φ2 := math.Asin(math.Sin(φ1)*math.Cos(radius) + math.Cos(φ1)*math.Sin(radius)*math.Cos(bearing))
-			λ2 := λ1 + math.Atan2(math.Sin(bearing)*math.Sin(radius)*math.Cos(φ1), math.Cos(radius)-math.Sin(φ1)*math.Sin(φ2))
-			plon, plat := math.Mod(λ2/rad+540, 360)-180, φ2/rad
-			if !d.holds(plon, plat, cosDeg(plat)) {
-				continue
-			}
-			held++
-			if got, _ := CellAt(plon, plat, res); got != c {
-				t.Fatalf("resolution %d: the disc of %s holds %v,%v, which is in %s", res, c, plon, plat, got)
+			s = cache.put(s)
+			clon, clat := c.Center()
+			corner := c.Boundary()[0]
+			reach := DistanceM(clon, clat, corner.Lon(), corner.Lat()) / EarthRadiusM * 1.3
+			for range 10 {
+				// A position up to 1.3 times the cell's corner distance from its centre, any way.
+				radius := reach * math.Sqrt(r.Float64())
+				bearing := r.Float64() * 2 * math.Pi
+				φ1, λ1 := clat*rad, clon*rad
+				φ2 := math.Asin(math.Sin(φ1)*math.Cos(radius) + math.Cos(φ1)*math.Sin(radius)*math.Cos(bearing))
+				λ2 := λ1 + math.Atan2(math.Sin(bearing)*math.Sin(radius)*math.Cos(φ1), math.Cos(radius)-math.Sin(φ1)*math.Sin(φ2))
+				plon, plat := math.Mod(λ2/rad+540, 360)-180, φ2/rad
+				got, _ := CellAt(plon, plat, res)
+				if got == c {
+					inCell++
+				}
+				in, beyond := s.holds(plon, plat)
+				if in {
+					held++
+					if got != c {
+						t.Fatalf("resolution %d: the shape of %s holds %v,%v, which is in %s", res, c, plon, plat, got)
+					}
+					continue
+				}
+				if n := cache.next(s, beyond, plon, plat); n != nil {
+					crossed++
+					if got != n.cell {
+						t.Fatalf("resolution %d: %v,%v beyond edge %d of %s is said to be in %s, but is in %s", res, plon, plat, beyond, c, n.cell, got)
+					}
+					continue
+				}
+				// What a fix that H3 placed teaches the index.
+				s.learn(beyond, got)
+				if n := shapeOf(got); n != nil {
+					cache.put(n)
+				}
 			}
 		}
-		if held < 10000 {
-			t.Errorf("resolution %d: discs held only %d of 20,000 positions", res, held)
+		if held < inCell*97/100 {
+			t.Errorf("resolution %d: shapes held %d of the %d positions in their cells", res, held, inCell)
+		}
+		if crossed < 1000 {
+			t.Errorf("resolution %d: only %d positions found across an edge", res, crossed)
+		}
+	}
+	// Coarse cells and cells near a pole have no shape: H3 decides for them.
+	for _, c := range []struct {
+		lon, lat float64
+		res      int
+	}{{117.3, 34.8, 5}, {10, 85, 9}, {10, -85, 9}} {
+		cell, _ := CellAt(c.lon, c.lat, c.res)
+		if shapeOf(cell) != nil {
+			t.Errorf("cell %s at %v,%v, resolution %d, has a shape", cell, c.lon, c.lat, c.res)
 		}
 	}
 }
 
 // TestElevatorTableMatchesMap drives the ID table with random loads, sets and removals, enough to
-// compact it many times, and checks it against a map after every step.
+// compact it many times, and checks it against a map after every step: with IDs that fill their
+// range (the dense form), with IDs spread over all of int64 (the sorted form), and with IDs that
+// go from one to the other.
 func TestElevatorTableMatchesMap(t *testing.T) {
-	r := rand.New(rand.NewPCG(10, 10))
+	for _, tc := range []struct {
+		name                string
+		id                  func(k int) int64 // the ID of the k-th of 40,000
+		denseFirst, denseAt bool              // the form after the load, and at the end
+		compactions         int               // at least
+	}{
+		// Dense IDs compact only while new ones come past the end of the range.
+		{"dense", func(k int) int64 { return int64(k) + 1000 }, true, true, 1},
+		{"sparse", func(k int) int64 { return int64(uint64(k) * 0x9e3779b97f4a7c15) }, false, false, 10},
+		{"dense then sparse", func(k int) int64 {
+			if k < 36000 {
+				return int64(k)
+			}
+			return int64(k) << 40
+		}, true, false, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(10, 10))
+			var tab elevatorTable
+			model := map[int64]int32{}
+			var recs []elevatorRec
+			for i := range 20000 { // a third of the IDs come twice or more: the latest wins
+				id := tc.id(r.IntN(20000))
+				lat := r.Float64()*180 - 90
+				recs = append(recs, elevatorRec{id, float64(i), lat})
+				model[id] = int32(bandOf(lat))
+			}
+			won, lost := tab.build(slices.Clone(recs))
+			if len(lost) != len(recs)-len(model) || len(won) != len(model) {
+				t.Fatalf("build kept %d records and lost %d, want %d and %d", len(won), len(lost), len(model), len(recs)-len(model))
+			}
+			if tab.dense != tc.denseFirst {
+				t.Errorf("dense after the load: %v, want %v", tab.dense, tc.denseFirst)
+			}
+			check := func(step int) {
+				if tab.len() != len(model) {
+					t.Fatalf("step %d: len %d, want %d", step, tab.len(), len(model))
+				}
+				for range 20 {
+					id := tc.id(r.IntN(40000))
+					got, ok := tab.get(id)
+					want, wantOK := model[id]
+					if ok != wantOK || got != want {
+						t.Fatalf("step %d: get(%d) = %v, %v; want %v, %v", step, id, got, ok, want, wantOK)
+					}
+				}
+			}
+			check(0)
+			compactions := 0
+			for step := 1; step <= 100000; step++ {
+				id := tc.id(r.IntN(40000))
+				before := len(tab.bands)
+				if r.IntN(3) == 0 {
+					got, ok := tab.remove(id)
+					want, wantOK := model[id]
+					if ok != wantOK || got != want {
+						t.Fatalf("step %d: remove(%d) = %v, %v; want %v, %v", step, id, got, ok, want, wantOK)
+					}
+					delete(model, id)
+				} else {
+					p := int32(step)
+					old, existed := tab.set(id, p)
+					want, wantExisted := model[id]
+					if existed != wantExisted || existed && old != want {
+						t.Fatalf("step %d: set(%d) returned %v, %v; want %v, %v", step, id, old, existed, want, wantExisted)
+					}
+					model[id] = p
+				}
+				if len(tab.bands) != before {
+					compactions++
+				}
+				check(step)
+			}
+			if compactions < tc.compactions {
+				t.Errorf("only %d compactions", compactions)
+			}
+			if tab.dense != tc.denseAt {
+				t.Errorf("dense at the end: %v, want %v", tab.dense, tc.denseAt)
+			}
+		})
+	}
+	// Extreme IDs: the dense form's arithmetic must not overflow.
 	var tab elevatorTable
-	model := map[int64]lonLat{}
-	var recs []elevatorRec
-	for i := range 20000 { // a quarter of the IDs come twice or more: the latest wins
-		id := int64(r.IntN(30000))
-		recs = append(recs, elevatorRec{id, float64(i), float64(-i)})
-		model[id] = lonLat{float64(i), float64(-i)}
+	tab.build([]elevatorRec{{id: math.MinInt64 + 1}, {id: math.MinInt64 + 2}})
+	if _, ok := tab.get(math.MaxInt64); ok || !tab.dense {
+		t.Errorf("dense %v; get(MaxInt64) found", tab.dense)
 	}
-	lost := tab.build(slices.Clone(recs))
-	if len(lost) != len(recs)-len(model) {
-		t.Fatalf("build lost %d records, want %d", len(lost), len(recs)-len(model))
+	tab.set(math.MaxInt64, 7)
+	if b, ok := tab.get(math.MaxInt64); !ok || b != 7 {
+		t.Errorf("get(MaxInt64) = %v, %v", b, ok)
 	}
-	check := func(step int) {
-		if tab.len() != len(model) {
-			t.Fatalf("step %d: len %d, want %d", step, tab.len(), len(model))
-		}
-		for range 20 {
-			id := int64(r.IntN(40000))
-			got, ok := tab.get(id)
-			want, wantOK := model[id]
-			if ok != wantOK || got != want {
-				t.Fatalf("step %d: get(%d) = %v, %v; want %v, %v", step, id, got, ok, want, wantOK)
-			}
+}
+
+// MoveVehicleWithin applies a reachable fix and refuses, as a jump, a newer one beyond the limit;
+// an older fix is neither.
+func TestMoveVehicleWithin(t *testing.T) {
+	ix, err := NewIndex(IndexOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	lim := SpeedLimit{MetresPerSecond: 250 / 3.6, SlackM: 100}
+	at := func(lon, lat float64, d time.Duration) liftrescue.Fix {
+		return liftrescue.Fix{Lon: lon, Lat: lat, Time: t0.Add(d), SpeedKmh: math.NaN(), Heading: math.NaN()}
+	}
+	for _, c := range []struct {
+		name          string
+		fix           liftrescue.Fix
+		moved, jumped bool
+	}{
+		{"first fix", at(121.47, 31.23, 0), true, false},
+		{"600 m in 10 s (216 km/h)", at(121.47, 31.2354, 10*time.Second), true, false},
+		{"5 km in 10 s", at(121.47, 31.28, 20*time.Second), false, true},
+		{"older than the latest", at(121.0, 31.0, 5*time.Second), false, false},
+		{"5 km in 10 minutes", at(121.47, 31.28, 10*time.Minute), true, false},
+	} {
+		moved, jumped := ix.MoveVehicleWithin(7, c.fix, lim)
+		if moved != c.moved || jumped != c.jumped {
+			t.Errorf("%s: moved %t, jumped %t; want %t, %t", c.name, moved, jumped, c.moved, c.jumped)
 		}
 	}
-	check(0)
-	compactions := 0
-	for step := 1; step <= 100000; step++ {
-		id := int64(r.IntN(40000))
-		before := len(tab.sorted)
-		if r.IntN(3) == 0 {
-			got, ok := tab.remove(id)
-			want, wantOK := model[id]
-			if ok != wantOK || got != want {
-				t.Fatalf("step %d: remove(%d) = %v, %v; want %v, %v", step, id, got, ok, want, wantOK)
-			}
-			delete(model, id)
-		} else {
-			p := lonLat{float64(step), 1}
-			old, existed := tab.set(id, p)
-			want, wantExisted := model[id]
-			if existed != wantExisted || existed && old != want {
-				t.Fatalf("step %d: set(%d) returned %v, %v; want %v, %v", step, id, old, existed, want, wantExisted)
-			}
-			model[id] = p
-		}
-		if len(tab.sorted) != before {
-			compactions++
-		}
-		check(step)
-	}
-	if compactions < 10 {
-		t.Errorf("only %d compactions", compactions)
+	if s, _ := ix.Vehicle(7); !s.Time.Equal(t0.Add(10 * time.Minute)) {
+		t.Errorf("vehicle at %s, want its latest reachable fix", s.Time)
 	}
 }

@@ -33,15 +33,15 @@ func lessNeighbor(a, b *Neighbor) bool {
 var sortScratch = sync.Pool{New: func() any { return new(scratch) }}
 
 // scratch is the working memory of a radius query, reused from one to the next: the answer is
-// gathered and sorted here and copied out once, at its final size.
+// gathered here and sorted into a new slice of its final size.
 type scratch struct {
-	hits   []Neighbor
-	buf    []Neighbor
-	counts []int32
+	hits    []Neighbor
+	buckets []int32
+	counts  []int32
 }
 
-// sortedWithin sorts sc.hits, neighbours no farther than r, by distance then ID, and returns a
-// copy of them.
+// sortedWithin returns sc.hits, neighbours no farther than r, in a new slice sorted by distance
+// then ID.
 func (sc *scratch) sortedWithin(r float64) []Neighbor {
 	s := sc.hits
 	if len(s) == 0 {
@@ -52,42 +52,51 @@ func (sc *scratch) sortedWithin(r float64) []Neighbor {
 	}
 	n := len(s)
 	if n <= 16 || !(r > 0) || math.IsInf(r, 1) || n > 1<<30 {
-		sortNeighbors(s)
-		return slices.Clone(s)
+		out := slices.Clone(s)
+		sortNeighbors(out)
+		return out
 	}
-	if cap(sc.buf) < n || cap(sc.counts) < n+1 {
-		sc.buf = make([]Neighbor, n)
+	if cap(sc.buckets) < n || cap(sc.counts) < n+1 {
+		sc.buckets = make([]int32, n)
 		sc.counts = make([]int32, n+1)
 	}
-	buf, counts := sc.buf[:n], sc.counts[:n+1]
+	buckets, counts := sc.buckets[:n], sc.counts[:n+1]
 	clear(counts)
 	scale := float64(n) / (r * r)
-	bucket := func(d float64) int {
-		return max(min(int(d*d*scale), n-1), 0) // d ≤ r; a NaN converts to some int that is bounded
-	}
 	for i := range s {
-		counts[bucket(s[i].DistanceM)+1]++
+		d := s[i].DistanceM
+		b := int32(max(min(int(d*d*scale), n-1), 0)) // d ≤ r; a NaN converts to some int that is bounded
+		buckets[i] = b
+		counts[b+1]++
 	}
 	for i := 1; i <= n; i++ {
 		counts[i] += counts[i-1]
 	}
+	out := make([]Neighbor, n)
 	for i := range s {
-		b := bucket(s[i].DistanceM)
-		buf[counts[b]] = s[i]
+		b := buckets[i]
+		out[counts[b]] = s[i]
 		counts[b]++
 	}
-	// counts[b] is now the end of bucket b, and the start of bucket b+1.
+	// counts[b] is now the end of bucket b, and the start of bucket b+1. Most buckets hold one or
+	// two neighbours; an insertion sort written here settles those without a call.
 	start := 0
 	for b := 0; b < n; b++ {
 		end := int(counts[b])
-		if end-start > 1 {
-			sortNeighbors(buf[start:end])
+		switch m := end - start; {
+		case m > 12:
+			sortNeighbors(out[start:end])
+		case m > 1:
+			for i := start + 1; i < end; i++ {
+				for j := i; j > start && lessNeighbor(&out[j], &out[j-1]); j-- {
+					out[j], out[j-1] = out[j-1], out[j]
+				}
+			}
 		}
 		start = end
 	}
-	out := slices.Clone(buf)
-	if cap(sc.buf) > 1<<16 {
-		sc.buf, sc.counts = nil, nil
+	if cap(sc.buckets) > 1<<16 {
+		sc.buckets, sc.counts = nil, nil
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"math"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/liftrescue/liftrescue"
@@ -22,19 +21,54 @@ type VehicleState struct {
 	Cell     Cell // at the index's resolution
 }
 
-// vehicleSlot is a vehicle's place in the index; the R-tree holds slot numbers, so that a query
-// reaches a vehicle's state without a map lookup.
+// vehicleSlot is a vehicle's place in the index, where the R-tree and the ID map lead. The
+// vehicle's state is kept in the grid, beside its neighbours' (gridEntry), where the nearest
+// queries read it.
 type vehicleSlot struct {
-	VehicleState
-	cos  float64  // cos of the latitude, for the haversine of every query that meets the vehicle
-	disc cellDisc // inside the vehicle's cell, to know without H3 when a fix stays in it
-	live bool
+	bucket, pos int32      // where the vehicle's entry is in the grid
+	shape       *cellShape // of the vehicle's cell, to know without H3 when a fix stays in it
+	// box is the vehicle's entry in the R-tree: a square reaching vehicleBoxM either side of a
+	// past position, which holds the present one. A fix inside it leaves the tree alone.
+	box box
 }
 
-// placedCell is the cell of a fix's position with its disc, computed outside the lock.
+// vehicleBoxM is how far the entry of a vehicle in the R-tree reaches on each side of the
+// position it was made for. Deleting and inserting an entry is most of the cost of a fix that
+// has to: with 60 m, a vehicle jittering where it is parked keeps its entry, one crawling in
+// traffic for several fixes, and a search of the tree meets few vehicles that are not in its box.
+// (Fixes a few tens of metres apart, as in BenchmarkMoveVehicle, cost a quarter less than with
+// 40 m; 80 m saves little more.)
+const vehicleBoxM = 60
+
+// looseBox returns the entry in the R-tree of a vehicle at a position whose latitude has cosine
+// cos.
+func looseBox(lon, lat, cos float64) box {
+	const dLat = vehicleBoxM / (EarthRadiusM * rad)
+	dLon := 180.0
+	if cos > dLat/180 {
+		dLon = min(dLat/cos, 180)
+	}
+	return box{
+		min: [2]float64{max(lon-dLon, -180), max(lat-dLat, -90)},
+		max: [2]float64{min(lon+dLon, 180), min(lat+dLat, 90)},
+	}
+}
+
+// holds reports whether a position is in the box, edges included.
+func (b *box) holds(lon, lat float64) bool {
+	return lon >= b.min[0] && lon <= b.max[0] && lat >= b.min[1] && lat <= b.max[1]
+}
+
+// vehicle returns the grid entry of the vehicle in a slot.
+func (ix *Index) vehicle(slot int32) *gridEntry {
+	s := &ix.vehSlots[slot]
+	return &ix.vehGrid.buckets[s.bucket].entries[s.pos]
+}
+
+// placedCell is the cell of a fix's position with its shape, computed outside the lock.
 type placedCell struct {
-	cell Cell
-	disc cellDisc
+	cell  Cell
+	shape *cellShape
 }
 
 // MoveVehicle applies a fix to a vehicle, adding the vehicle on its first fix, and reports
@@ -44,57 +78,119 @@ type placedCell struct {
 // liftrescue.CheckFix before they get here. The fix's DeviceID is not looked at: the caller has
 // mapped the device to the vehicle id.
 func (ix *Index) MoveVehicle(id int64, f liftrescue.Fix) (moved bool) {
-	if liftrescue.CheckLonLat(f.Lon, f.Lat) != "" {
+	moved, _ = ix.moveVehicle(id, f, nil)
+	return moved
+}
+
+// SpeedLimit is how far a vehicle may go between two fixes: MetresPerSecond over the time
+// between them, plus SlackM for the scatter of GPS.
+type SpeedLimit struct {
+	MetresPerSecond, SlackM float64
+}
+
+// MoveVehicleWithin is MoveVehicle for a fix that must be reachable from the vehicle's latest
+// position within lim: a newer fix farther than that is not applied, and jumped says so. The
+// check is made under the lock the move takes, so that the ingest reads the vehicle once.
+func (ix *Index) MoveVehicleWithin(id int64, f liftrescue.Fix, lim SpeedLimit) (moved, jumped bool) {
+	return ix.moveVehicle(id, f, &lim)
+}
+
+// jumpedLocked reports whether a newer fix of a vehicle in the index is beyond lim of it.
+func (ix *Index) jumpedLocked(id int64, f *liftrescue.Fix, lim *SpeedLimit) bool {
+	if lim == nil {
 		return false
 	}
+	slot, ok := ix.vehIDs[id]
+	if !ok {
+		return false
+	}
+	cur := ix.vehicle(slot)
+	return f.Time.After(cur.Time) && DistanceM(cur.Lon, cur.Lat, f.Lon, f.Lat) > lim.MetresPerSecond*f.Time.Sub(cur.Time).Seconds()+lim.SlackM
+}
+
+func (ix *Index) moveVehicle(id int64, f liftrescue.Fix, lim *SpeedLimit) (moved, jumped bool) {
+	if liftrescue.CheckLonLat(f.Lon, f.Lat) != "" {
+		return false, false
+	}
 	cos := cosDeg(f.Lat)
-	// Most fixes stay in the disc of the vehicle's cell, and the first attempt settles them. A
-	// fix outside it, or a new vehicle, needs H3, which runs outside the lock, and a new disc if
-	// the cell changed; the second attempt then checks everything again, since another fix may
-	// have come in between.
+	// Most fixes stay in the shape of the vehicle's cell or cross into a neighbour whose shape
+	// the index keeps, and the first attempt settles them. Any other fix, or a new vehicle's,
+	// needs H3, which runs outside the lock, and the shape of the new cell; the second attempt
+	// then checks everything again, since another fix may have come in between.
 	ix.vmu.Lock()
+	if ix.jumpedLocked(id, &f, lim) {
+		ix.vmu.Unlock()
+		return false, true
+	}
 	moved, done := ix.moveLocked(id, &f, cos, nil)
 	var last placedCell
 	if slot, ok := ix.vehIDs[id]; !done && ok {
-		last = placedCell{ix.vehSlots[slot].Cell, ix.vehSlots[slot].disc}
+		last = placedCell{ix.vehicle(slot).Cell, ix.vehSlots[slot].shape}
 	}
 	ix.vmu.Unlock()
 	if done {
-		return moved
+		return moved, false
 	}
 	pc := placedCell{cell: ix.cellOf(f.Lon, f.Lat)}
 	if pc.cell == last.cell {
-		pc.disc = last.disc
+		pc.shape = last.shape
 	} else {
-		pc.disc = discOf(pc.cell)
+		ix.vmu.RLock()
+		pc.shape = ix.shapes.peek(pc.cell)
+		ix.vmu.RUnlock()
+		if pc.shape == nil {
+			pc.shape = shapeOf(pc.cell)
+		}
 	}
 	ix.vmu.Lock()
 	defer ix.vmu.Unlock()
+	if ix.jumpedLocked(id, &f, lim) { // a fix that came in meanwhile may have moved the vehicle
+		return false, true
+	}
 	moved, _ = ix.moveLocked(id, &f, cos, &pc)
-	return moved
+	return moved, false
 }
 
 // moveLocked applies a fix under the write lock. It is done unless it needs the cell of the fix's
 // position and pc does not give it.
+//
+// A fix touches the R-tree only when it leaves the vehicle's box, and the grid's map only when
+// it leaves the vehicle's grid cell; otherwise it is a few writes in place.
 func (ix *Index) moveLocked(id int64, f *liftrescue.Fix, cos float64, pc *placedCell) (moved, done bool) {
-	p := pt(f.Lon, f.Lat)
 	slot, ok := ix.vehIDs[id]
 	var s *vehicleSlot
+	var cur *gridEntry
 	if ok {
-		s = &ix.vehSlots[slot]
-		if !f.Time.After(s.Time) {
+		s, cur = &ix.vehSlots[slot], ix.vehicle(slot)
+		if !f.Time.After(cur.Time) {
 			return false, true
 		}
 	}
 	var cell Cell
-	var disc cellDisc
-	switch {
-	case ok && s.disc.holds(f.Lon, f.Lat, cos):
-		cell, disc = s.Cell, s.disc
-	case pc != nil:
-		cell, disc = pc.cell, pc.disc
-	default:
-		return false, false
+	var shape *cellShape
+	if ok {
+		in, beyond := s.shape.holds(f.Lon, f.Lat)
+		if in {
+			cell, shape = cur.Cell, s.shape
+		} else if shape = ix.shapes.next(s.shape, beyond, f.Lon, f.Lat); shape != nil {
+			cell = shape.cell
+		} else if pc != nil {
+			s.shape.learn(beyond, pc.cell)
+		}
+	}
+	if shape == nil {
+		if pc == nil {
+			return false, false
+		}
+		cell, shape = pc.cell, pc.shape
+		if shape != nil {
+			shape = ix.shapes.put(shape)
+		}
+	}
+	e := gridEntry{
+		VehicleState: VehicleState{ID: id, Lon: f.Lon, Lat: f.Lat, Time: f.Time, SpeedKmh: f.SpeedKmh, Heading: f.Heading, Cell: cell},
+		cos:          cos,
+		slot:         slot,
 	}
 	if !ok {
 		if n := len(ix.vehFree); n > 0 {
@@ -104,18 +200,33 @@ func (ix *Index) moveLocked(id int64, f *liftrescue.Fix, cos float64, pc *placed
 			ix.vehSlots = append(ix.vehSlots, vehicleSlot{})
 		}
 		ix.vehIDs[id] = slot
-		ix.vehTree.Insert(p, p, slot)
-	} else if s.Lon != f.Lon || s.Lat != f.Lat {
-		ix.vehTree.Delete(pt(s.Lon, s.Lat), pt(s.Lon, s.Lat), slot)
-		ix.vehTree.Insert(p, p, slot)
+		e.slot = slot
+		s = &ix.vehSlots[slot]
+		s.box = looseBox(f.Lon, f.Lat, cos)
+		ix.vehTree.Insert(s.box.min, s.box.max, slot)
+		s.bucket, s.pos = ix.vehGrid.add(&e)
+	} else {
+		if !s.box.holds(f.Lon, f.Lat) {
+			ix.vehTree.Delete(s.box.min, s.box.max, slot)
+			s.box = looseBox(f.Lon, f.Lat, cos)
+			ix.vehTree.Insert(s.box.min, s.box.max, slot)
+		}
+		if b := &ix.vehGrid.buckets[s.bucket]; b.key == gridKeyOf(f.Lon, f.Lat) {
+			b.entries[s.pos] = e
+		} else {
+			ix.removeFromGrid(s)
+			s.bucket, s.pos = ix.vehGrid.add(&e)
+		}
 	}
-	ix.vehSlots[slot] = vehicleSlot{
-		VehicleState: VehicleState{ID: id, Lon: f.Lon, Lat: f.Lat, Time: f.Time, SpeedKmh: f.SpeedKmh, Heading: f.Heading, Cell: cell},
-		cos:          cos,
-		disc:         disc,
-		live:         true,
-	}
+	s.shape = shape
 	return true, true
+}
+
+// removeFromGrid takes a vehicle's entry out of the grid.
+func (ix *Index) removeFromGrid(s *vehicleSlot) {
+	if moved := ix.vehGrid.remove(s.bucket, s.pos); moved >= 0 {
+		ix.vehSlots[moved].pos = s.pos
+	}
 }
 
 // RemoveVehicle takes a vehicle out of the index and reports whether it was there.
@@ -127,7 +238,8 @@ func (ix *Index) RemoveVehicle(id int64) bool {
 		return false
 	}
 	s := &ix.vehSlots[slot]
-	ix.vehTree.Delete(pt(s.Lon, s.Lat), pt(s.Lon, s.Lat), slot)
+	ix.vehTree.Delete(s.box.min, s.box.max, slot)
+	ix.removeFromGrid(s)
 	delete(ix.vehIDs, id)
 	*s = vehicleSlot{}
 	ix.vehFree = append(ix.vehFree, slot)
@@ -142,7 +254,7 @@ func (ix *Index) Vehicle(id int64) (VehicleState, bool) {
 	if !ok {
 		return VehicleState{}, false
 	}
-	return ix.vehSlots[slot].VehicleState, true
+	return ix.vehicle(slot).VehicleState, true
 }
 
 // VehicleCount returns the number of vehicles in the index.
@@ -156,9 +268,9 @@ func (ix *Index) VehicleCount() int {
 func (ix *Index) Vehicles() []VehicleState {
 	ix.vmu.RLock()
 	out := make([]VehicleState, 0, len(ix.vehIDs))
-	for i := range ix.vehSlots {
-		if ix.vehSlots[i].live {
-			out = append(out, ix.vehSlots[i].VehicleState)
+	for i := range ix.vehGrid.buckets {
+		for j := range ix.vehGrid.buckets[i].entries {
+			out = append(out, ix.vehGrid.buckets[i].entries[j].VehicleState)
 		}
 	}
 	ix.vmu.RUnlock()
@@ -172,7 +284,8 @@ func sortStates(s []VehicleState) {
 
 // NearestVehicles returns the k vehicles nearest to a position, by great-circle distance, among
 // those pred accepts (nil accepts all), nearest first: fewer only when fewer qualify. pred may be
-// asked about a vehicle more than once.
+// asked about a vehicle more than once, and need not be asked about vehicles farther than k
+// qualified ones.
 func (ix *Index) NearestVehicles(lon, lat float64, k int, pred func(VehicleState) bool) []Neighbor {
 	if k <= 0 || liftrescue.CheckLonLat(lon, lat) != "" {
 		return nil
@@ -180,97 +293,31 @@ func (ix *Index) NearestVehicles(lon, lat float64, k int, pred func(VehicleState
 	q := newPoint(lon, lat)
 	ix.vmu.RLock()
 	defer ix.vmu.RUnlock()
-	if k <= maxProbeK {
-		r := ix.nearHint.radius()
-		for range maxProbes {
-			out, m := ix.probeNearest(&q, r, k, pred)
-			if out != nil {
-				ix.nearHint.learn(out[k-1].DistanceM)
-				return out
-			}
-			// m qualified within r: k of them should need about √(k/m) times the radius.
-			r *= min(max(1.3*math.Sqrt(float64(k+1)/(float64(m)+0.5)), 1.5), 4)
-		}
+	if out, ok := ix.nearestOnGrid(&q, k, pred); ok {
+		return out
 	}
-	out := ix.nearestBestFirst(&q, k, pred)
-	if len(out) == k {
-		ix.nearHint.learn(out[k-1].DistanceM)
-	}
-	return out
-}
-
-// A nearest query first probes circles with plain box searches: when a circle holds k qualified
-// vehicles, the k nearest of them are the answer, since every vehicle outside it is farther. The
-// first circle is a little wider than the k-th nearest was in recent queries, which settles most
-// queries at once from a few dozen vehicles, without the queue of a best-first search that costs
-// four times as much; a circle with too few is widened by what it lacked. Where vehicles are very
-// sparse, or few qualify, the best-first search settles it after a few probes.
-const (
-	maxProbeK = 64
-	maxProbes = 3
-)
-
-// radiusHint is a running geometric mean of the distance to the k-th result of recent nearest
-// queries, in metres, as float64 bits. Queries race to update it; any value is correct, only
-// more or less quick.
-type radiusHint struct{ bits atomic.Uint64 }
-
-func (h *radiusHint) radius() float64 {
-	if b := h.bits.Load(); b != 0 {
-		return math.Float64frombits(b)
-	}
-	return 1000
-}
-
-func (h *radiusHint) learn(kth float64) {
-	want := min(max(kth*1.25, 50), 50000)
-	h.bits.Store(math.Float64bits(math.Exp(0.875*math.Log(h.radius()) + 0.125*math.Log(want))))
-}
-
-// probeNearest returns the k nearest qualified vehicles if at least k lie within r metres, and
-// otherwise nil and how many do.
-func (ix *Index) probeNearest(q *point, r float64, k int, pred func(VehicleState) bool) ([]Neighbor, int) {
-	hr := mToHav(r)
-	var buf [32]Neighbor
-	hits := buf[:0]
-	for _, b := range radiusBoxes(q.lon, q.lat, r) {
-		ix.vehTree.Search(b.min, b.max, func(p, _ [2]float64, slot int32) bool {
-			s := &ix.vehSlots[slot]
-			if h := hav(q.lon, q.lat, q.cos, p[0], p[1], s.cos); h <= hr && (pred == nil || pred(s.VehicleState)) {
-				hits = append(hits, Neighbor{ID: s.ID, DistanceM: h}) // the haversine value, for now
-			}
-			return true
-		})
-	}
-	if len(hits) < k {
-		return nil, len(hits)
-	}
-	sortNeighbors(hits)
-	out := make([]Neighbor, k)
-	for i := range out {
-		out[i] = Neighbor{ID: hits[i].ID, DistanceM: havToM(hits[i].DistanceM)}
-	}
-	return out, len(hits)
+	return ix.nearestBestFirst(&q, k, pred)
 }
 
 // nearestBestFirst searches the R-tree best first, in haversine terms: a node is opened in the
 // order of a lower bound of the distance to anything inside it (point.boxLowerBound), a vehicle
 // is taken in the order of its exact distance, so vehicles come out exactly nearest first and the
-// search stops at the k-th that qualifies.
+// search stops at the k-th that qualifies. It answers the queries the grid leaves: many vehicles
+// wanted, few qualified ones over a wide area, or a position near a pole.
 func (ix *Index) nearestBestFirst(q *point, k int, pred func(VehicleState) bool) []Neighbor {
 	out := make([]Neighbor, 0, min(k, 64))
 	// The search queue is a binary heap that takes every child of every node opened. Most of those
 	// cannot be among the k nearest: once k qualified vehicles have been seen, anything farther
 	// than the k-th of them, and any vehicle pred rejects, goes in as +Inf, which costs the heap
 	// little and is never taken out. best holds the k smallest haversine values seen (for k up to
-	// 64; beyond, only rejected vehicles are set aside).
+	// 64; beyond, only rejected vehicles are set aside). A vehicle's entry in the tree is a box
+	// round it; its distance is that of its position.
 	var bestArr [16]float64
 	best := bestArr[:0]
 	if k > len(bestArr) && k <= 64 {
 		best = make([]float64, 0, k)
 	}
 	bound := math.Inf(1)
-	slots := ix.vehSlots
 	ix.vehTree.Nearby(
 		func(min, max [2]float64, slot int32, item bool) float64 {
 			if !item {
@@ -279,9 +326,9 @@ func (ix *Index) nearestBestFirst(q *point, k int, pred func(VehicleState) bool)
 				}
 				return math.Inf(1)
 			}
-			s := &slots[slot]
-			h := hav(q.lon, q.lat, q.cos, min[0], min[1], s.cos)
-			if h > bound || pred != nil && !pred(s.VehicleState) {
+			v := ix.vehicle(slot)
+			h := q.havTo(v.Lon, v.Lat, v.cos)
+			if h > bound || pred != nil && !pred(v.VehicleState) {
 				return math.Inf(1)
 			}
 			if k <= 64 {
@@ -293,7 +340,7 @@ func (ix *Index) nearestBestFirst(q *point, k int, pred func(VehicleState) bool)
 			if math.IsInf(h, 1) { // set aside: so is everything after it
 				return false
 			}
-			out = append(out, Neighbor{ID: slots[slot].ID, DistanceM: havToM(h)})
+			out = append(out, Neighbor{ID: ix.vehicle(slot).ID, DistanceM: havToM(h)})
 			return len(out) < k
 		},
 	)
@@ -336,14 +383,17 @@ func (ix *Index) VehiclesWithin(lon, lat, radiusM float64, pred func(VehicleStat
 		ix.vmu.RLock()
 		defer ix.vmu.RUnlock()
 		for _, b := range radiusBoxes(lon, lat, radiusM) {
-			ix.vehTree.Search(b.min, b.max, func(p, _ [2]float64, slot int32) bool {
-				s := &ix.vehSlots[slot]
-				h := hav(q.lon, q.lat, q.cos, p[0], p[1], s.cos)
+			ix.vehTree.Search(b.min, b.max, func(_, _ [2]float64, slot int32) bool {
+				v := ix.vehicle(slot)
+				if !b.holds(v.Lon, v.Lat) {
+					return true
+				}
+				h := q.havTo(v.Lon, v.Lat, v.cos)
 				if h > hr {
 					return true
 				}
-				if d := havToM(h); d <= radiusM && (pred == nil || pred(s.VehicleState)) {
-					hits = append(hits, Neighbor{ID: s.ID, DistanceM: d})
+				if d := havToM(h); d <= radiusM && (pred == nil || pred(v.VehicleState)) {
+					hits = append(hits, Neighbor{ID: v.ID, DistanceM: d})
 				}
 				return true
 			})
@@ -357,8 +407,8 @@ func (ix *Index) VehiclesWithin(lon, lat, radiusM float64, pred func(VehicleStat
 // ascending ID. Edges count as inside; a box whose minLon is greater than its maxLon crosses the
 // antimeridian.
 func (ix *Index) VehiclesInBBox(minLon, minLat, maxLon, maxLat float64, pred func(VehicleState) bool) []VehicleState {
-	return ix.vehiclesIn(bboxBoxes(minLon, minLat, maxLon, maxLat), func(s *vehicleSlot) bool {
-		return pred == nil || pred(s.VehicleState)
+	return ix.vehiclesIn(bboxBoxes(minLon, minLat, maxLon, maxLat), func(v *gridEntry) bool {
+		return pred == nil || pred(v.VehicleState)
 	})
 }
 
@@ -369,8 +419,8 @@ func (ix *Index) VehiclesInPolygon(mp orb.MultiPolygon, pred func(VehicleState) 
 	if !ok {
 		return nil
 	}
-	return ix.vehiclesIn([]box{{area.bound.Min, area.bound.Max}}, func(s *vehicleSlot) bool {
-		return area.contains(pt(s.Lon, s.Lat)) && (pred == nil || pred(s.VehicleState))
+	return ix.vehiclesIn([]box{{area.bound.Min, area.bound.Max}}, func(v *gridEntry) bool {
+		return area.contains(pt(v.Lon, v.Lat)) && (pred == nil || pred(v.VehicleState))
 	})
 }
 
@@ -381,21 +431,22 @@ func (ix *Index) VehiclesInCell(cell Cell, k int, pred func(VehicleState) bool) 
 	if err != nil {
 		return nil, err
 	}
-	return ix.vehiclesIn(boxes, func(s *vehicleSlot) bool {
-		_, in := disk[s.Cell]
-		return in && (pred == nil || pred(s.VehicleState))
+	return ix.vehiclesIn(boxes, func(v *gridEntry) bool {
+		_, in := disk[v.Cell]
+		return in && (pred == nil || pred(v.VehicleState))
 	}), nil
 }
 
-func (ix *Index) vehiclesIn(boxes []box, keep func(*vehicleSlot) bool) []VehicleState {
+// vehiclesIn returns the vehicles inside the boxes that keep accepts.
+func (ix *Index) vehiclesIn(boxes []box, keep func(*gridEntry) bool) []VehicleState {
 	var out []VehicleState
 	func() {
 		ix.vmu.RLock()
 		defer ix.vmu.RUnlock()
 		for _, b := range boxes {
 			ix.vehTree.Search(b.min, b.max, func(_, _ [2]float64, slot int32) bool {
-				if s := &ix.vehSlots[slot]; keep(s) {
-					out = append(out, s.VehicleState)
+				if v := ix.vehicle(slot); b.holds(v.Lon, v.Lat) && keep(v) {
+					out = append(out, v.VehicleState)
 				}
 				return true
 			})

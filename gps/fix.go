@@ -64,6 +64,13 @@ func checkText(s string, max int) string {
 	if len(s) > max {
 		return "longer than " + strconv.Itoa(max) + " bytes"
 	}
+	i := 0
+	for i < len(s) && s[i] >= 0x20 && s[i] < 0x7f {
+		i++
+	}
+	if i == len(s) {
+		return "" // printable ASCII, as nearly every id is
+	}
 	if !utf8.ValidString(s) {
 		return "not valid UTF-8"
 	}

@@ -269,6 +269,9 @@ func FuzzPositionsJSON(f *testing.F) {
 	f.Add([]byte(`{"positions":[{"device_id":"a","lat":1,"lon":2,"time":"2026-11-21T08:30:00Z","heading":null,"heading":null}]}`))
 	f.Add([]byte(`{"positions":[{"device_id":"a","lat":1,"lon":2,"time":"2026-11-21T08:30:00Z","speed_kmh":1E+2,"accuracy_m":0.0e-0}]}`))
 	f.Add(randomBatch(newRand(), 5))
+	f.Add([]byte(`{"positions":[{"device\u005fid":"\u0061","lat":1,"lon":2,"time":"2026-11-21T01:30:00Z","\u0078":"\u0041"}]}`))
+	f.Add([]byte(`{"positions":[{"device_id":"a","lat":0e999,"lon":-0.0,"time":"2026-11-21T08:30:00.1234567891+08:00","token":"t"},` +
+		`{"device_id":"b","lat":1,"lon":1234567890123456e-10,"time":"2024-02-29T08:30:00-00:30","token":null}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		compareReference(t, body, testNow)
 		fixes, rejected, err := DecodePositions(body, testNow)

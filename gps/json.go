@@ -1,9 +1,12 @@
 package gps
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -24,21 +27,36 @@ const maxDepth = 10_000
 // ReadPositions reads a native JSON batch of at most MaxBatchBody bytes from r and decodes it as
 // DecodePositions does; a larger body is ETOOLARGE.
 func ReadPositions(r io.Reader, now time.Time) (fixes []liftrescue.Fix, rejected []liftrescue.Detail, err error) {
-	body, err := readBody(r, MaxBatchBody)
-	if err != nil {
-		return nil, nil, err
-	}
-	return DecodePositions(body, now)
+	b, err := ReadBatch(r, now)
+	return b.Fixes, b.Rejected, err
 }
 
 // ReadBatch reads a native JSON batch of at most MaxBatchBody bytes from r and decodes it as
 // DecodeBatch does; a larger body is ETOOLARGE.
 func ReadBatch(r io.Reader, now time.Time) (Batch, error) {
-	body, err := readBody(r, MaxBatchBody)
+	// The body is read into a buffer kept from request to request: nothing decoded refers to it.
+	buf := bodies.Get().(*[]byte)
+	defer putBody(buf)
+	body, err := readBodyInto((*buf)[:0], r, MaxBatchBody)
+	*buf = body
 	if err != nil {
 		return Batch{}, err
 	}
 	return DecodeBatch(body, now)
+}
+
+// bodies holds the buffers ReadBatch reads bodies into.
+var bodies = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledBody is the largest body buffer kept for the next request: 10,000 compact fixes fit.
+const maxPooledBody = 4 << 20
+
+func putBody(buf *[]byte) {
+	if cap(*buf) > maxPooledBody {
+		*buf = nil
+	}
+	*buf = (*buf)[:0]
+	bodies.Put(buf)
 }
 
 // Batch is a native JSON batch as DecodeBatch reads it.
@@ -69,15 +87,15 @@ func (b *Batch) Reindex(details []liftrescue.Detail) []liftrescue.Detail {
 // DecodeBatch decodes a native JSON batch as DecodePositions does, where each fix may also carry
 // its device's secret in a "token" member.
 func DecodeBatch(body []byte, now time.Time) (Batch, error) {
-	d := decoder{b: body, now: now}
+	d := decoders.Get().(*decoder)
+	d.b, d.i, d.depth, d.now, d.est = body, 0, 0, now, -1
 	err := d.batch()
+	out := d.out
+	d.release()
 	if err != nil {
 		return Batch{}, err
 	}
-	if !d.tokens {
-		d.out.Tokens = nil
-	}
-	return d.out, nil
+	return out, nil
 }
 
 // DecodePositions decodes the native JSON batch
@@ -115,7 +133,7 @@ func (d *decoder) batch() error {
 	} else {
 		for {
 			d.ws()
-			key, err := d.str()
+			key, err := d.key()
 			if err != nil {
 				return err
 			}
@@ -161,36 +179,64 @@ func (d *decoder) batch() error {
 }
 
 // decoder reads one batch. It checks the JSON syntax as it goes, like encoding/json, so that a
-// body is either rejected whole or read whole.
+// body is either rejected whole or read whole. Decoders are kept in a pool with their buffers and
+// the device ids they have seen; what they hand out (Batch) is never reused.
 type decoder struct {
 	b       []byte
 	i       int
 	depth   int
 	now     time.Time
-	scratch []byte            // unescaped strings
-	ids     map[string]string // device ids seen: a batch repeats a few
+	array   int               // where the positions array starts
+	est     int               // an upper bound of the fixes in the body; -1 until counted
+	scratch []byte            // unescaped string values
+	keys    []byte            // unescaped member names, apart from values, which may follow
+	ids     map[string]string // device ids and tokens seen, kept from batch to batch
 	out     Batch
-	tokens  bool // a fix carried a token
 }
 
-// intern returns s as a string, the same string for the same id throughout the batch.
+var decoders = sync.Pool{New: func() any { return &decoder{ids: make(map[string]string)} }}
+
+// maxInterned bounds the device ids and tokens a pooled decoder remembers.
+const maxInterned = 4096
+
+// release puts the decoder back in the pool, without the batch it read.
+func (d *decoder) release() {
+	d.b, d.out = nil, Batch{}
+	if cap(d.scratch) > 64<<10 {
+		d.scratch = nil
+	}
+	if cap(d.keys) > 64<<10 {
+		d.keys = nil
+	}
+	decoders.Put(d)
+}
+
+// intern returns s as a string, the same string for the same id throughout the batch and beyond:
+// a batch repeats its devices, and so do the next ones.
 func (d *decoder) intern(s []byte) string {
 	if id, ok := d.ids[string(s)]; ok {
 		return id
 	}
 	id := string(s)
-	if d.ids == nil {
-		d.ids = make(map[string]string)
+	if len(d.ids) >= maxInterned {
+		clear(d.ids)
 	}
-	if len(d.ids) < 1024 {
-		d.ids[id] = id
-	}
+	d.ids[id] = id
 	return id
+}
+
+// capacity returns the room to make for the batch's fixes: the number of objects in the body,
+// which bounds them, counted on the first fix.
+func (d *decoder) capacity() int {
+	if d.est < 0 {
+		d.est = min(max(bytes.Count(d.b[d.array:], []byte{'{'}), 1), MaxBatch)
+	}
+	return d.est
 }
 
 // positions reads the array of fixes at d.i. Past MaxBatch it goes on checking the syntax only.
 func (d *decoder) positions() (tooLarge bool, err error) {
-	fixes, rejected := &d.out.Fixes, &d.out.Rejected
+	d.array = d.i
 	if err := d.open(); err != nil {
 		return false, err
 	}
@@ -207,23 +253,10 @@ func (d *decoder) positions() (tooLarge bool, err error) {
 			tooLarge = true
 			err = d.skip()
 		case d.peek() == '{':
-			var f liftrescue.Fix
-			var field, reason, token string
-			f, token, field, reason, err = d.position()
-			if err == nil && reason == "" {
-				field, reason = checkFix(&f, d.now)
-			}
-			if err == nil && reason != "" {
-				*rejected = append(*rejected, liftrescue.Detail{Index: index(n), Field: field, Reason: reason})
-			} else if err == nil {
-				*fixes = append(*fixes, f)
-				d.out.Positions = append(d.out.Positions, n)
-				d.out.Tokens = append(d.out.Tokens, token)
-				d.tokens = d.tokens || token != ""
-			}
+			err = d.position(n)
 		default:
 			if err = d.skip(); err == nil {
-				*rejected = append(*rejected, liftrescue.Detail{Index: index(n), Reason: "want an object"})
+				d.out.Rejected = append(d.out.Rejected, liftrescue.Detail{Index: index(n), Reason: "want an object"})
 			}
 		}
 		if err != nil {
@@ -245,109 +278,158 @@ func (d *decoder) positions() (tooLarge bool, err error) {
 
 func index(n int) *int { return &n }
 
-// Fields present in a fix.
+// The members of a fix, as bits of the set of those seen.
 const (
-	hasID = 1 << iota
-	hasLat
-	hasLon
-	hasTime
-	hasSpeed
-	hasHeading
-	hasAccuracy
-	hasAltitude
-	hasToken
+	fieldUnknown = iota
+	fieldID
+	fieldLat
+	fieldLon
+	fieldTime
+	fieldSpeed
+	fieldHeading
+	fieldAccuracy
+	fieldAltitude
+	fieldToken
 )
 
-// position reads one fix object at d.i. A problem with the fix (the first one) comes back as
-// field and reason; err is for JSON that cannot be read.
-func (d *decoder) position() (f liftrescue.Fix, token, field, reason string, err error) {
+// fieldOf returns the member a name is, fieldUnknown for none.
+func fieldOf(key []byte) int {
+	switch string(key) {
+	case "device_id":
+		return fieldID
+	case "lat":
+		return fieldLat
+	case "lon":
+		return fieldLon
+	case "time":
+		return fieldTime
+	case "speed_kmh":
+		return fieldSpeed
+	case "heading":
+		return fieldHeading
+	case "accuracy_m":
+		return fieldAccuracy
+	case "altitude_m":
+		return fieldAltitude
+	case "token":
+		return fieldToken
+	}
+	return fieldUnknown
+}
+
+// fieldNames are the members' names, by field.
+var fieldNames = [...]string{fieldID: "device_id", fieldLat: "lat", fieldLon: "lon", fieldTime: "time",
+	fieldSpeed: "speed_kmh", fieldHeading: "heading", fieldAccuracy: "accuracy_m", fieldAltitude: "altitude_m",
+	fieldToken: "token"}
+
+// position reads fix number n, an object at d.i, and adds it to d.out, or its first problem (then
+// liftrescue.CheckFix's) to d.out.Rejected; err is for JSON that cannot be read.
+func (d *decoder) position(n int) error {
 	if err := d.open(); err != nil {
-		return f, "", "", "", err
+		return err
 	}
-	f = liftrescue.Fix{SpeedKmh: liftrescue.Unknown, Heading: liftrescue.Unknown, AccuracyM: liftrescue.Unknown,
+	f := liftrescue.Fix{SpeedKmh: liftrescue.Unknown, Heading: liftrescue.Unknown, AccuracyM: liftrescue.Unknown,
 		AltitudeM: liftrescue.Unknown, Battery: liftrescue.Unknown}
-	have, seen := 0, 0
-	problem := func(fl, r string) {
-		if reason == "" {
-			field, reason = fl, r
-		}
-	}
+	var token, field, reason string
+	var seen, have uint // the members named, and those with a value (not null, of the right type)
 	d.ws()
 	if d.peek() == '}' {
 		d.i++
 	} else {
 		for {
 			d.ws()
-			key, err := d.str()
+			key, err := d.key()
 			if err != nil {
-				return f, "", "", "", err
+				return err
 			}
 			if err := d.colon(); err != nil {
-				return f, "", "", "", err
+				return err
 			}
-			var num *float64
-			var bit int
-			if b := fieldBit(key); b != 0 {
-				if seen&b != 0 {
-					problem(string(key), "given twice")
+			fl := fieldOf(key)
+			if fl != fieldUnknown {
+				if seen&(1<<fl) != 0 && reason == "" {
+					field, reason = fieldNames[fl], "given twice"
 				}
-				seen |= b
+				seen |= 1 << fl
 			}
-			switch string(key) {
-			case "device_id", "time", "token":
-				var text []byte
-				var present bool
-				text, present, err = d.text(key, problem)
-				switch {
-				case err != nil || !present:
-				case string(key) == "device_id":
-					f.DeviceID, have = d.intern(text), have|hasID
-				case string(key) == "token":
-					token = d.intern(text)
-				default:
-					t, perr := time.Parse(time.RFC3339, string(text))
-					if perr != nil {
-						problem("time", fmt.Sprintf("want an RFC 3339 time like 2026-11-21T08:30:00Z, got %q", shorten(string(text))))
-					}
-					f.Time, have = fixTime(t), have|hasTime
-				}
-			case "lat":
-				num, bit = &f.Lat, hasLat
-			case "lon":
-				num, bit = &f.Lon, hasLon
-			case "speed_kmh":
-				num = &f.SpeedKmh
-			case "heading":
-				num = &f.Heading
-			case "accuracy_m":
-				num = &f.AccuracyM
-			case "altitude_m":
-				num = &f.AltitudeM
-			default:
-				err = d.skip()
-				problem(shorten(string(key)), "unknown field")
-			}
-			if num != nil {
-				switch c := d.peek(); {
-				case c == '-' || c >= '0' && c <= '9':
-					tok, err := d.number()
+			switch c := d.peek(); fl {
+			case fieldID, fieldTime, fieldToken:
+				switch c {
+				case '"':
+					text, err := d.str()
 					if err != nil {
-						return f, "", "", "", err
+						return err
 					}
-					v, perr := strconv.ParseFloat(string(tok), 64)
-					if perr != nil {
-						problem(string(key), "number out of range")
+					have |= 1 << fl
+					switch fl {
+					case fieldID:
+						f.DeviceID = d.intern(text)
+					case fieldToken:
+						token = d.intern(text)
+					default:
+						t, ok := parseTime(text)
+						if !ok && reason == "" {
+							field, reason = "time", fmt.Sprintf("want an RFC 3339 time like 2026-11-21T08:30:00Z, got %q", shorten(string(text)))
+						}
+						f.Time = t
 					}
-					*num, have = v, have|bit
-				case c == 'n':
-					err = d.skip()
+				case 'n':
+					if err := d.literal("null"); err != nil {
+						return err
+					}
 				default:
-					err = d.skip()
-					problem(string(key), "want a number")
+					if reason == "" {
+						field, reason = fieldNames[fl], "want a string"
+					}
+					if err := d.skip(); err != nil {
+						return err
+					}
 				}
-			}
-			if err != nil {
-				return f, "", "", "", err
+			case fieldLat, fieldLon, fieldSpeed, fieldHeading, fieldAccuracy, fieldAltitude:
+				var num *float64
+				switch fl {
+				case fieldLat:
+					num = &f.Lat
+				case fieldLon:
+					num = &f.Lon
+				case fieldSpeed:
+					num = &f.SpeedKmh
+				case fieldHeading:
+					num = &f.Heading
+				case fieldAccuracy:
+					num = &f.AccuracyM
+				default:
+					num = &f.AltitudeM
+				}
+				switch {
+				case c == '-' || c >= '0' && c <= '9':
+					v, ok, err := d.float()
+					if err != nil {
+						return err
+					}
+					if !ok && reason == "" {
+						field, reason = fieldNames[fl], "number out of range"
+					}
+					*num, have = v, have|1<<fl
+				case c == 'n':
+					if err := d.literal("null"); err != nil {
+						return err
+					}
+				default:
+					if err := d.skip(); err != nil {
+						return err
+					}
+					if reason == "" {
+						field, reason = fieldNames[fl], "want a number"
+					}
+				}
+			default:
+				if reason == "" {
+					field, reason = shorten(string(key)), "unknown field"
+				}
+				if err := d.skip(); err != nil {
+					return err
+				}
 			}
 			d.ws()
 			if d.peek() == ',' {
@@ -358,60 +440,42 @@ func (d *decoder) position() (f liftrescue.Fix, token, field, reason string, err
 				d.i++
 				break
 			}
-			return f, "", "", "", d.errorf("want , or } after a field")
+			return d.errorf("want , or } after a field")
 		}
 	}
 	d.depth--
-	switch {
-	case have&hasID == 0:
-		problem("device_id", "missing")
-	case have&hasTime == 0:
-		problem("time", "missing")
-	case have&hasLat == 0:
-		problem("lat", "missing")
-	case have&hasLon == 0:
-		problem("lon", "missing")
+	if reason == "" {
+		switch {
+		case have&(1<<fieldID) == 0:
+			field, reason = "device_id", "missing"
+		case have&(1<<fieldTime) == 0:
+			field, reason = "time", "missing"
+		case have&(1<<fieldLat) == 0:
+			field, reason = "lat", "missing"
+		case have&(1<<fieldLon) == 0:
+			field, reason = "lon", "missing"
+		default:
+			field, reason = checkFix(&f, d.now)
+		}
 	}
-	return f, token, field, reason, nil
-}
-
-// text reads a string member's value at d.i: present is false for null, and for any other type,
-// which is reported to problem as the field's fault; err is for JSON that cannot be read.
-func (d *decoder) text(field []byte, problem func(field, reason string)) (s []byte, present bool, err error) {
-	switch d.peek() {
-	case '"':
-		s, err = d.str()
-		return s, err == nil, err
-	case 'n':
-		return nil, false, d.skip()
+	if reason != "" {
+		d.out.Rejected = append(d.out.Rejected, liftrescue.Detail{Index: index(n), Field: field, Reason: reason})
+		return nil
 	}
-	problem(string(field), "want a string")
-	return nil, false, d.skip()
-}
-
-// fieldBit returns the bit of a known field, 0 for an unknown one.
-func fieldBit(key []byte) int {
-	switch string(key) {
-	case "device_id":
-		return hasID
-	case "time":
-		return hasTime
-	case "lat":
-		return hasLat
-	case "lon":
-		return hasLon
-	case "speed_kmh":
-		return hasSpeed
-	case "heading":
-		return hasHeading
-	case "accuracy_m":
-		return hasAccuracy
-	case "altitude_m":
-		return hasAltitude
-	case "token":
-		return hasToken
+	out := &d.out
+	if out.Fixes == nil {
+		c := d.capacity()
+		out.Fixes, out.Positions = make([]liftrescue.Fix, 0, c), make([]int, 0, c)
 	}
-	return 0
+	out.Fixes = append(out.Fixes, f)
+	out.Positions = append(out.Positions, n)
+	if token != "" && out.Tokens == nil {
+		out.Tokens = make([]string, len(out.Fixes)-1, cap(out.Fixes))
+	}
+	if out.Tokens != nil {
+		out.Tokens = append(out.Tokens, token)
+	}
+	return nil
 }
 
 func (d *decoder) peek() byte {
@@ -476,7 +540,7 @@ func (d *decoder) skip() error {
 		for {
 			d.ws()
 			if c == '{' {
-				if _, err := d.str(); err != nil {
+				if err := d.skipString(); err != nil {
 					return err
 				}
 				if err := d.colon(); err != nil {
@@ -499,8 +563,7 @@ func (d *decoder) skip() error {
 			}
 		}
 	case c == '"':
-		_, err := d.str()
-		return err
+		return d.skipString()
 	case c == '-' || c >= '0' && c <= '9':
 		_, err := d.number()
 		return err
@@ -564,9 +627,272 @@ func (d *decoder) number() ([]byte, error) {
 	return tok, nil
 }
 
-// str reads a JSON string at d.i and returns its value, which aliases the body or the decoder's
-// scratch buffer until the next call. Bytes that are not UTF-8 become U+FFFD, as in encoding/json.
-func (d *decoder) str() ([]byte, error) {
+// float reads a JSON number at d.i and returns its value as atof does. The short decimals of
+// trackers are read and converted in one pass; the rest goes to number and atof.
+func (d *decoder) float() (v float64, ok bool, err error) {
+	b, i := d.b, d.i
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	var mant uint64
+	digits, exp := 0, 0
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i]-'1' <= 8:
+		start := i
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
+		}
+		digits = i - start
+	default:
+		return d.slowFloat()
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		start := i
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			mant = mant*10 + uint64(b[i]-'0')
+		}
+		if i == start {
+			return d.slowFloat()
+		}
+		exp = start - i
+		digits -= exp
+	}
+	if digits > 15 || i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		return d.slowFloat()
+	}
+	if mant != 0 {
+		v = float64(mant) / pow10[-exp]
+	}
+	if neg {
+		v = -v
+	}
+	d.i = i
+	return v, true, nil
+}
+
+// slowFloat is float for the numbers it does not read itself, and for what is no number.
+func (d *decoder) slowFloat() (float64, bool, error) {
+	tok, err := d.number()
+	if err != nil {
+		return 0, false, err
+	}
+	v, ok := atof(tok)
+	return v, ok, nil
+}
+
+// pow10 are the powers of ten that float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// atof returns the value of a JSON number as strconv.ParseFloat does, bit for bit, and false
+// where ParseFloat fails (out of range: then ±Inf). Numbers of at most 15 significant digits and
+// small exponents, what trackers send, are read here exactly: their digits and the power of ten
+// are both exact float64s, so that one multiplication or division rounds once, as ParseFloat
+// does; the others go to ParseFloat.
+func atof(tok []byte) (float64, bool) {
+	if v, ok := atofFast(tok); ok {
+		return v, true
+	}
+	v, err := strconv.ParseFloat(string(tok), 64)
+	return v, err == nil
+}
+
+func atofFast(s []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(s) > 0 && s[0] == '-' {
+		neg, i = true, 1
+	}
+	var mant uint64
+	digits, exp := 0, 0 // significant digits in mant; mant × 10^exp is the number
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if mant == 0 && s[i] == '0' {
+			continue
+		}
+		if digits++; digits > 15 {
+			return 0, false
+		}
+		mant = mant*10 + uint64(s[i]-'0')
+	}
+	if i < len(s) && s[i] == '.' {
+		for i++; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			exp--
+			if mant == 0 && s[i] == '0' {
+				continue
+			}
+			if digits++; digits > 15 {
+				return 0, false
+			}
+			mant = mant*10 + uint64(s[i]-'0')
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		sign := 1
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			if s[i] == '-' {
+				sign = -1
+			}
+			i++
+		}
+		e := 0
+		for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+			if e > 1000 {
+				return 0, false
+			}
+			e = e*10 + int(s[i]-'0')
+		}
+		exp += sign * e
+	}
+	switch {
+	case i != len(s):
+		return 0, false
+	case mant == 0:
+		if neg {
+			return math.Copysign(0, -1), true
+		}
+		return 0, true
+	}
+	v := float64(mant)
+	switch {
+	case exp == 0:
+	case exp > 0 && exp < len(pow10):
+		v *= pow10[exp]
+	case exp < 0 && -exp < len(pow10):
+		v /= pow10[-exp]
+	default:
+		return 0, false
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// parseTime returns an RFC 3339 time as time.Parse(time.RFC3339, …) and fixTime make it. The
+// form every tracker sends, 2026-11-21T08:30:00.123Z or with a ±hh:mm offset, is read here; the
+// rest goes to time.Parse.
+func parseTime(s []byte) (time.Time, bool) {
+	if t, ok := parseRFC3339(s); ok {
+		return t, true
+	}
+	t, err := time.Parse(time.RFC3339, string(s))
+	if err != nil {
+		return fixTime(t), false
+	}
+	return fixTime(t), true
+}
+
+// parseRFC3339 reads what the time package's own fast path for RFC 3339 accepts, by the same
+// rules, and returns it as fixTime would; ok is false for anything else.
+func parseRFC3339(s []byte) (t time.Time, ok bool) {
+	if len(s) < len("2006-01-02T15:04:05Z") || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return t, false
+	}
+	ok = true
+	num := func(b []byte, lo, hi int) int {
+		x := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				ok = false
+				return lo
+			}
+			x = x*10 + int(c-'0')
+		}
+		if x < lo || x > hi {
+			ok = false
+		}
+		return x
+	}
+	year := num(s[0:4], 0, 9999)
+	month := num(s[5:7], 1, 12)
+	if !ok {
+		return t, false
+	}
+	day := num(s[8:10], 1, monthDays(month, year))
+	hour := num(s[11:13], 0, 23)
+	minute := num(s[14:16], 0, 59)
+	sec := num(s[17:19], 0, 59)
+	if !ok {
+		return t, false
+	}
+	s = s[19:]
+	nsec := 0
+	if len(s) >= 2 && s[0] == '.' && s[1] >= '0' && s[1] <= '9' {
+		n := 1
+		for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+			if n <= 9 {
+				nsec = nsec*10 + int(s[n]-'0')
+			}
+			n++
+		}
+		for k := n; k <= 9; k++ {
+			nsec *= 10
+		}
+		s = s[n:]
+	}
+	offset := 0
+	if len(s) != 1 || s[0] != 'Z' {
+		if len(s) != len("-07:00") || s[0] != '+' && s[0] != '-' || s[3] != ':' {
+			return t, false
+		}
+		hh, mm := num(s[1:3], 0, 23), num(s[4:6], 0, 59)
+		if !ok {
+			return t, false
+		}
+		if offset = (hh*60 + mm) * 60; s[0] == '-' {
+			offset = -offset
+		}
+	}
+	unix := daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+sec-offset)
+	return time.Unix(unix, int64(nsec-nsec%1000)).UTC(), true
+}
+
+// monthDays returns the number of days of a month of the proleptic Gregorian calendar.
+func monthDays(month, year int) int {
+	if month == 2 {
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	}
+	return 30 + (month+month/8)%2
+}
+
+// daysSinceEpoch returns the days from 1970-01-01 to a date of the proleptic Gregorian calendar
+// (Howard Hinnant's days_from_civil).
+func daysSinceEpoch(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	if year < 0 {
+		era = (year - 399) / 400
+	}
+	yoe := year - era*400
+	doy := (153*((month+9)%12)+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}
+
+// key reads a member name at d.i; its value, if unescaped, stays until the next name.
+func (d *decoder) key() ([]byte, error) { return d.strInto(&d.keys) }
+
+// str reads a JSON string value at d.i; its value, if unescaped, stays until the next value.
+func (d *decoder) str() ([]byte, error) { return d.strInto(&d.scratch) }
+
+// skipString reads a JSON string whose value does not matter.
+func (d *decoder) skipString() error {
+	_, err := d.strInto(&d.scratch)
+	return err
+}
+
+// strInto reads a JSON string at d.i and returns its value, which aliases the body or, when it had
+// to be unescaped, *buf. Bytes that are not UTF-8 become U+FFFD, as in encoding/json.
+func (d *decoder) strInto(buf *[]byte) ([]byte, error) {
 	if d.peek() != '"' {
 		return nil, d.errorf("want a string")
 	}
@@ -575,25 +901,34 @@ func (d *decoder) str() ([]byte, error) {
 	i := start
 	for i < len(b) {
 		c := b[i]
+		if plain[c] {
+			i++
+			continue
+		}
 		if c == '"' {
 			d.i = i + 1
-			if s := b[start:i]; utf8.Valid(s) {
-				return s, nil
-			}
+			return b[start:i], nil
+		}
+		if c == '\\' || c < 0x20 {
 			break
 		}
-		if c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			break
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			i += size
+			continue
 		}
 		i++
 	}
-	buf := append(d.scratch[:0], b[start:i]...)
+	out := append((*buf)[:0], b[start:i]...)
+	defer func() { *buf = out }()
 	for i < len(b) {
 		switch c := b[i]; {
 		case c == '"':
 			d.i = i + 1
-			d.scratch = buf
-			return buf, nil
+			return out, nil
 		case c < 0x20:
 			d.i = i
 			return nil, d.errorf("control character in a string")
@@ -604,17 +939,17 @@ func (d *decoder) str() ([]byte, error) {
 			}
 			switch e := b[i+1]; e {
 			case '"', '\\', '/':
-				buf = append(buf, e)
+				out = append(out, e)
 			case 'b':
-				buf = append(buf, '\b')
+				out = append(out, '\b')
 			case 'f':
-				buf = append(buf, '\f')
+				out = append(out, '\f')
 			case 'n':
-				buf = append(buf, '\n')
+				out = append(out, '\n')
 			case 'r':
-				buf = append(buf, '\r')
+				out = append(out, '\r')
 			case 't':
-				buf = append(buf, '\t')
+				out = append(out, '\t')
 			case 'u':
 				r, ok := hex4(b[i+2:])
 				if !ok {
@@ -625,14 +960,14 @@ func (d *decoder) str() ([]byte, error) {
 				if utf16.IsSurrogate(r) {
 					if r2, ok := hex4(b[min(i+2, len(b)):]); ok && i+1 < len(b) && b[i] == '\\' && b[i+1] == 'u' {
 						if c := utf16.DecodeRune(r, r2); c != utf8.RuneError {
-							buf = utf8.AppendRune(buf, c)
+							out = utf8.AppendRune(out, c)
 							i += 6
 							continue
 						}
 					}
 					r = utf8.RuneError
 				}
-				buf = utf8.AppendRune(buf, r)
+				out = utf8.AppendRune(out, r)
 				continue
 			default:
 				d.i = i
@@ -640,14 +975,14 @@ func (d *decoder) str() ([]byte, error) {
 			}
 			i += 2
 		case c < utf8.RuneSelf:
-			buf = append(buf, c)
+			out = append(out, c)
 			i++
 		default:
 			r, size := utf8.DecodeRune(b[i:])
 			if r == utf8.RuneError && size == 1 {
-				buf = utf8.AppendRune(buf, utf8.RuneError)
+				out = utf8.AppendRune(out, utf8.RuneError)
 			} else {
-				buf = append(buf, b[i:i+size]...)
+				out = append(out, b[i:i+size]...)
 			}
 			i += size
 		}
@@ -655,6 +990,15 @@ func (d *decoder) str() ([]byte, error) {
 	d.i = i
 	return nil, d.errorf("unterminated string")
 }
+
+// plain holds the bytes that stand for themselves in a JSON string: ASCII but the quote, the
+// backslash and control characters.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // hex4 reads the four hexadecimal digits at the start of b.
 func hex4(b []byte) (rune, bool) {

@@ -96,6 +96,36 @@ func readBody(body io.Reader, max int64) ([]byte, error) {
 	return b, nil
 }
 
+// readBodyInto is readBody reading into b, from its start, grown as needed: the caller keeps the
+// buffer for the next body.
+func readBodyInto(b []byte, body io.Reader, max int64) ([]byte, error) {
+	b = b[:0]
+	if body == nil || body == http.NoBody {
+		return b, nil
+	}
+	if cap(b) < 512 {
+		b = make([]byte, 0, 512)
+	}
+	limit := int(min(max+1, int64(^uint(0)>>1)))
+	for len(b) < limit {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := body.Read(b[len(b):min(cap(b), limit)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return b, &liftrescue.Error{Code: liftrescue.EBADREQUEST, Message: "the request body could not be read", Err: err}
+		}
+	}
+	if len(b) > int(max) {
+		return b, liftrescue.Errorf(liftrescue.ETOOLARGE, "the request body is larger than %d bytes", max)
+	}
+	return b, nil
+}
+
 // queryProblem words a url.ParseQuery error without Go's wording.
 func queryProblem(err error) string {
 	var esc url.EscapeError

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,10 @@ type testStore struct {
 	*sqlite.DB
 	fail    atomic.Bool
 	written chan int // buffered; a full channel drops the note
+
+	mu      sync.Mutex
+	batches [][]liftrescue.Position // every batch written, when record is set
+	record  bool
 }
 
 func (s *testStore) AppendPositions(ctx context.Context, ps []liftrescue.Position) error {
@@ -36,6 +41,11 @@ func (s *testStore) AppendPositions(ctx context.Context, ps []liftrescue.Positio
 	}
 	err := s.DB.AppendPositions(ctx, ps)
 	if err == nil {
+		s.mu.Lock()
+		if s.record {
+			s.batches = append(s.batches, slices.Clone(ps))
+		}
+		s.mu.Unlock()
 		select {
 		case s.written <- len(ps):
 		default:
@@ -256,6 +266,50 @@ func TestPipelineFlushesBySize(t *testing.T) {
 	}
 	if h := f.track(t, f.vehicles[0]); len(h) != 1 {
 		t.Errorf("history = %+v", h)
+	}
+}
+
+// A flush may wait for more positions than a transaction holds: until FlushAt are waiting it
+// does not start (the interval is an hour here), and then it writes them all, in transactions
+// of FlushSize, each vehicle's together.
+func TestPipelineFlushesAtFlushAt(t *testing.T) {
+	f := MustPipeline(t, 2, PipelineConfig{FlushSize: 3, FlushAt: 8})
+	f.store.mu.Lock()
+	f.store.record = true
+	f.store.mu.Unlock()
+	var fixes []liftrescue.Fix
+	for i := range 7 {
+		fixes = append(fixes, fix(dev(i%2), -100+i, float64(i)))
+	}
+	mustAccept(t, f, fixes...)
+	select {
+	case n := <-f.store.written:
+		t.Fatalf("wrote %d positions with 7 waiting, FlushAt 8", n)
+	case <-time.After(200 * time.Millisecond):
+	}
+	mustAccept(t, f, fix(dev(0), -10, 10))
+	got := 0
+	for got < 8 {
+		select {
+		case n := <-f.store.written:
+			if n > 3 {
+				t.Fatalf("a transaction of %d positions, FlushSize is 3", n)
+			}
+			got += n
+		case <-time.After(10 * time.Second):
+			t.Fatalf("wrote %d of 8 positions once FlushAt was reached", got)
+		}
+	}
+	var order []int64
+	f.store.mu.Lock()
+	for _, b := range f.store.batches {
+		for _, ps := range b {
+			order = append(order, ps.VehicleID)
+		}
+	}
+	f.store.mu.Unlock()
+	if !slices.IsSorted(order) {
+		t.Errorf("vehicles in the order written: %v, want each vehicle's together", order)
 	}
 }
 
@@ -577,5 +631,33 @@ func TestPipelineSaturated(t *testing.T) {
 	storetest.MustOK(t, f.p.Close(f.ctx))
 	if !f.p.Saturated() {
 		t.Fatal("a closed pipeline takes fixes")
+	}
+}
+
+// Device ids are keyed as numbers when they are digits alone, and no two ids that normalDevice
+// tells apart share a key.
+func TestDeviceKeys(t *testing.T) {
+	same := [][2]string{
+		{"013912345678", "13912345678"},
+		{" 42 ", "42"},
+		{"0", "000"},
+		{"ab-1", "ab-1"},
+		{"123456789012345678901", "123456789012345678901"}, // 21 digits: text
+	}
+	for _, c := range same {
+		if keyOf(c[0]) != keyOf(c[1]) {
+			t.Errorf("keyOf(%q) = %+v, keyOf(%q) = %+v: want the same", c[0], keyOf(c[0]), c[1], keyOf(c[1]))
+		}
+	}
+	ids := []string{"", "0", "1", "01x", "1x", "18446744073709551615", "9999999999999999999", "99999999999999999999", "a", "A"}
+	for i, a := range ids {
+		for _, b := range ids[i+1:] {
+			if normalDevice(a) != normalDevice(b) && keyOf(a) == keyOf(b) {
+				t.Errorf("keyOf(%q) = keyOf(%q) = %+v", a, b, keyOf(a))
+			}
+		}
+	}
+	if k := keyOf("9999999999999999999"); !k.number || k.num != 9999999999999999999 {
+		t.Errorf("keyOf of 19 digits = %+v, want the number", k)
 	}
 }

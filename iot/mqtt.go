@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net"
 	"net/url"
@@ -26,6 +27,11 @@ const (
 	DefaultQoS           = 1
 	DefaultHandleTimeout = 10 * time.Second
 	DefaultRetryInterval = 2 * time.Second
+	// DefaultLanes is how many reports a Subscriber hands on at once.
+	DefaultLanes = 8
+	// laneQueue is how many decoded reports wait in each lane before the subscriber stops
+	// reading from the broker (which then holds them).
+	laneQueue = 256
 	// maxReconnectInterval caps the backoff between attempts to reconnect after a lost
 	// connection: a broker back after an outage is found within half a minute.
 	maxReconnectInterval = 30 * time.Second
@@ -50,14 +56,20 @@ type Subscriber struct {
 	Password string
 	QoS      byte // 0, 1 or 2; 0 is taken as DefaultQoS: the broker must not drop alarms silently
 	// Handle takes one normalised report; sender is "mqtt:" and the message's topic. It is called
-	// for one message at a time, in the order they came, with a context that ends after
-	// HandleTimeout (and not when Run's does: an alarm being handled at shutdown is finished).
-	// A Handle that returns an error, panics or overruns the timeout is counted as failed and
-	// logged; one that overruns is left running, so that one stuck alarm never holds back the
-	// next: only then may two calls overlap.
+	// from Lanes goroutines at once (the reports of one terminal one at a time, in the order they
+	// came) with a context that ends after HandleTimeout (and not when Run's does: an alarm being
+	// handled at shutdown is finished). A Handle that returns an error, panics or overruns the
+	// timeout is counted as failed and logged; one that overruns is left running, so that one
+	// stuck alarm never holds back the next of its lane.
 	Handle func(ctx context.Context, a liftrescue.Alarm, sender string) error
 	// HandleTimeout bounds one call of Handle; 0: DefaultHandleTimeout.
 	HandleTimeout time.Duration
+	// Lanes is how many reports are handled at once (0: DefaultLanes). The reports of one
+	// terminal (or, named by equipment code, one elevator) go down one lane, in the order they
+	// came; the others need not wait for them: a trapped alarm opening an incident on one elevator
+	// does not hold back every other terminal's heartbeat. A report is acknowledged to the broker
+	// once it is in its lane; Run hands on what is in the lanes before it returns.
+	Lanes int
 	// RetryInterval is the wait between attempts of the first connection; 0:
 	// DefaultRetryInterval. Lost connections are retried with a backoff of 1 s to 30 s.
 	RetryInterval time.Duration
@@ -69,7 +81,9 @@ type Subscriber struct {
 	}
 	mu        sync.Mutex // orders the connected flag's changes
 	connected atomic.Bool
-	busy      sync.Mutex // held while a message is handled
+	busy      sync.Mutex // held while a message is read and put in its lane
+	lanes     []chan laneItem
+	lanesDone sync.WaitGroup
 	stopping  atomic.Bool
 	failing   atomic.Bool // a connection attempt failed since the last connection
 }
@@ -243,13 +257,18 @@ func (s *Subscriber) Run(ctx context.Context) error {
 			log.Log(ctx, level, "MQTT broker not reached; retrying", "err", f.Reason)
 		}
 	})
+	s.startLanes(ctx, log)
 	client := mqtt.NewClient(opts)
 	client.Connect() // with ConnectRetry it retries until connected or disconnected
 	<-ctx.Done()
 	s.stopping.Store(true)
 	client.Disconnect(uint(quiesce / time.Millisecond))
-	s.busy.Lock() // let the message being handled finish
+	s.busy.Lock() // let the message being read finish: nothing goes into a lane after this
+	for _, l := range s.lanes {
+		close(l)
+	}
 	s.busy.Unlock()
+	s.lanesDone.Wait() // the reports in the lanes are handed on
 	s.connected.Store(false)
 	log.Info("MQTT subscriber stopped")
 	return nil
@@ -322,13 +341,55 @@ func (s *Subscriber) message(ctx context.Context, log *slog.Logger, msg mqtt.Mes
 			"payload", fmt.Sprintf("%.64s", payload), "err", err)
 		return
 	}
-	if err := s.handle(ctx, a, "mqtt:"+topic); err != nil {
+	s.lanes[laneOf(&a, len(s.lanes))] <- laneItem{a, topic}
+}
+
+// laneItem is a decoded report waiting in its lane.
+type laneItem struct {
+	alarm liftrescue.Alarm
+	topic string
+}
+
+// startLanes starts the goroutines that hand the reports on, one per lane.
+func (s *Subscriber) startLanes(ctx context.Context, log *slog.Logger) {
+	n := s.Lanes
+	if n <= 0 {
+		n = DefaultLanes
+	}
+	s.lanes = make([]chan laneItem, n)
+	for i := range s.lanes {
+		s.lanes[i] = make(chan laneItem, laneQueue)
+		s.lanesDone.Add(1)
+		go func(lane <-chan laneItem) {
+			defer s.lanesDone.Done()
+			for it := range lane {
+				s.handOn(ctx, log, it)
+			}
+		}(s.lanes[i])
+	}
+}
+
+// handOn gives one report to Handle and counts the outcome.
+func (s *Subscriber) handOn(ctx context.Context, log *slog.Logger, it laneItem) {
+	a := it.alarm
+	if err := s.handle(ctx, a, "mqtt:"+it.topic); err != nil {
 		s.stats.failed.Add(1)
-		log.Error("MQTT alarm not handled", "topic", shortTopic(topic), "kind", a.Kind, "priority", a.Priority,
+		log.Error("MQTT alarm not handled", "topic", shortTopic(it.topic), "kind", a.Kind, "priority", a.Priority,
 			"equipment_code", a.EquipmentCode, "terminal_id", a.TerminalID, "err", err)
 		return
 	}
 	s.stats.accepted.Add(1)
+}
+
+// laneOf is the lane of a report: the same for every report of one terminal or elevator.
+func laneOf(a *liftrescue.Alarm, lanes int) int {
+	key := a.TerminalID
+	if key == "" {
+		key = a.EquipmentCode
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(lanes))
 }
 
 // handle calls Handle with a timeout, and returns when Handle does or the timeout passes.

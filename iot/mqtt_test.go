@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,22 +293,7 @@ func (p *proxy) cut() {
 // A broker that cannot be reached is tried again and again, without Run giving up, until the
 // context ends.
 func TestSubscriberRetriesUntilReached(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	attempts := make(chan struct{}, 100)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close() // no CONNACK: the attempt fails
-			attempts <- struct{}{}
-		}
-	}()
+	ln, attempts := refusingBroker(t)
 	s := &iot.Subscriber{Broker: "tcp://" + ln.Addr().String(), RetryInterval: 20 * time.Millisecond,
 		Handle: func(context.Context, liftrescue.Alarm, string) error { return nil }}
 	stop := run(t, s)
@@ -377,4 +363,73 @@ func TestSubscriberIgnoresRetainedReports(t *testing.T) {
 	if st := s.Stats(); st.Retained != 1 || st.Received != 2 {
 		t.Errorf("stats %+v, want 2 received, 1 retained ignored", st)
 	}
+}
+
+// A report being handled slowly (a trapped alarm opening its incident) holds back only the reports
+// of its own terminal: the others are handed on meanwhile, and one terminal's reports keep their
+// order.
+func TestSubscriberHandsOnTerminalsSideBySide(t *testing.T) {
+	broker := testBroker(t)
+	prefix := uniquePrefix(t)
+	collectHandle, got := collect()
+	slow := make(chan struct{})
+	var slowDone atomic.Bool
+	s := &iot.Subscriber{Broker: broker, Pattern: prefix + "/lift/{terminal}/alarm",
+		Handle: func(ctx context.Context, a liftrescue.Alarm, sender string) error {
+			if a.TerminalID == "T-SLOW" && a.Code == "93" {
+				<-slow
+				slowDone.Store(true)
+			}
+			return collectHandle(ctx, a, sender)
+		}}
+	run(t, s)
+	waitFor(t, "the subscriber is connected", func() bool { return s.Stats().Connected })
+	pub := publisher(t, broker)
+	topic := func(terminal string) string { return prefix + "/lift/" + terminal + "/alarm" }
+	publish(t, pub, topic("T-SLOW"), []byte(`{"namespace":"gbt24476","code":93}`))
+	publish(t, pub, topic("T-SLOW"), []byte(`{"namespace":"gbt24476","code":2}`))
+	for i, sent := 0, 0; sent < 20; i++ { // terminals of the other lanes
+		if id := fmt.Sprintf("T-%02d", i); iot.LaneOf(id, iot.DefaultLanes) != iot.LaneOf("T-SLOW", iot.DefaultLanes) {
+			publish(t, pub, topic(id), []byte(`{"namespace":"gbt24476","code":3}`))
+			sent++
+		}
+	}
+	others := 0
+	for others < 20 {
+		h := next(t, got)
+		if h.alarm.TerminalID == "T-SLOW" {
+			t.Fatalf("T-SLOW's second report was handed on before its first: %+v", h.alarm)
+		}
+		others++
+	}
+	if slowDone.Load() {
+		t.Fatal("the slow report finished before the others were handed on: they waited for it")
+	}
+	close(slow)
+	if first, second := next(t, got), next(t, got); first.alarm.Code != "93" || second.alarm.Code != "2" {
+		t.Errorf("T-SLOW's reports came as %s, %s; want 93 then 2", first.alarm.Code, second.alarm.Code)
+	}
+}
+
+// refusingBroker listens where a broker would and closes every connection at once, without a
+// CONNACK, telling each attempt on the channel; it stops when the test ends.
+func refusingBroker(t *testing.T) (net.Listener, <-chan struct{}) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	attempts := make(chan struct{}, 100)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close() // no CONNACK: the attempt fails
+			attempts <- struct{}{}
+		}
+	}()
+	return ln, attempts
 }

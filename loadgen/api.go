@@ -59,7 +59,8 @@ type Client struct{ c *apiClient }
 func NewClient(base string) *Client { return &Client{newAPIClient(base, 4, "")} }
 
 // Do sends in as JSON (none when nil) with the extra header, and decodes a 2xx answer into out
-// (when not nil); any other answer is an *APIError.
+// (when not nil); any other answer is an *APIError. A request refused for its rate (429) is sent
+// again after the wait the answer asks for, a few times.
 func (c *Client) Do(ctx context.Context, method, path string, header http.Header, in, out any) error {
 	return c.c.doWith(ctx, method, path, header, in, out)
 }
@@ -73,19 +74,50 @@ func (c *apiClient) do(ctx context.Context, method, path string, in, out any) er
 }
 
 func (c *apiClient) doWith(ctx context.Context, method, path string, header http.Header, in, out any) error {
-	var body io.Reader
+	_, err := c.doStatus(ctx, method, path, header, in, out)
+	return err
+}
+
+// Requests refused for their rate (429) are sent again after the wait the answer asks for
+// (Retry-After, within [minRetryWait, maxRetryWait]), up to maxRetries times: provisioning
+// thousands of devices or terminals runs into the server's limit per API key.
+const (
+	maxRetries   = 10
+	minRetryWait = 100 * time.Millisecond
+	maxRetryWait = 5 * time.Second
+)
+
+// doStatus is doWith that also returns the status of a 2xx answer (201 created, 200 replaced).
+func (c *apiClient) doStatus(ctx context.Context, method, path string, header http.Header, in, out any) (int, error) {
+	var b []byte
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
+		var err error
+		if b, err = json.Marshal(in); err != nil {
+			return 0, err
 		}
+	}
+	for attempt := 0; ; attempt++ {
+		status, wait, err := c.send(ctx, method, path, header, b, in != nil, out)
+		if status != http.StatusTooManyRequests || attempt == maxRetries {
+			return status, err
+		}
+		if !sleep(wait, ctx.Done()) {
+			return status, err
+		}
+	}
+}
+
+// send sends one request; for a 429 answer it returns the wait the answer asks for.
+func (c *apiClient) send(ctx context.Context, method, path string, header http.Header, b []byte, hasBody bool, out any) (int, time.Duration, error) {
+	var body io.Reader
+	if hasBody {
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	if in != nil {
+	if hasBody {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
@@ -97,12 +129,12 @@ func (c *apiClient) doWith(ctx context.Context, method, path string, header http
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return 0, 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := &APIError{Method: method, Path: path, Status: resp.StatusCode}
@@ -112,17 +144,21 @@ func (c *apiClient) doWith(ctx context.Context, method, path string, header http
 				Message string `json:"message"`
 			} `json:"error"`
 		}
-		if json.Unmarshal(b, &eb) == nil {
+		if json.Unmarshal(rb, &eb) == nil {
 			e.Code, e.Message = eb.Error.Code, eb.Error.Message
 		}
-		return e
+		wait := minRetryWait
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+			wait = time.Duration(s) * time.Second
+		}
+		return resp.StatusCode, min(max(wait, minRetryWait), maxRetryWait), e
 	}
 	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: the answer is not the JSON expected: %w", method, path, err)
+		if err := json.Unmarshal(rb, out); err != nil {
+			return resp.StatusCode, 0, fmt.Errorf("%s %s: the answer is not the JSON expected: %w", method, path, err)
 		}
 	}
-	return nil
+	return resp.StatusCode, 0, nil
 }
 
 // page is one page of a list; Items are decoded by the caller.

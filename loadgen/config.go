@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/iot"
 )
 
-// Protocol is the tracker protocol a run speaks.
+// Protocol is what a run speaks: a tracker protocol (Run) or an IoT terminal fleet's (RunFleet).
 type Protocol string
 
 const (
@@ -24,10 +25,22 @@ const (
 	// JT808 opens one TCP connection per device to the JT/T 808 port: register, authenticate,
 	// then location reports with a window of frames in flight.
 	JT808 Protocol = "jt808"
+	// Alarms plays a fleet of elevator IoT terminals that post their reports in batches to
+	// {URL}/api/v1/alarms, as an IoT platform forwards them (see RunFleet).
+	Alarms Protocol = "alarms"
+	// MQTT plays a fleet of elevator IoT terminals that publish each report on their own topic
+	// (MQTTPattern) to MQTTBroker (see RunFleet).
+	MQTT Protocol = "mqtt"
 )
 
-// Protocols lists the protocols a run can speak.
+// Protocols lists the tracker protocols a run can speak (see Run).
 var Protocols = []Protocol{JSON, OsmAnd, JT808}
+
+// FleetProtocols lists the protocols that play IoT terminals (see RunFleet).
+var FleetProtocols = []Protocol{Alarms, MQTT}
+
+// Fleet reports whether the protocol plays IoT terminals rather than trackers.
+func (p Protocol) Fleet() bool { return p == Alarms || p == MQTT }
 
 // Limits of a run.
 const (
@@ -55,10 +68,19 @@ const (
 	DefaultOsmAndConns   = 64
 	// DefaultProvisionConcurrency is how many vehicle writes provisioning runs at once.
 	DefaultProvisionConcurrency = 16
+
+	// DefaultMQTTBroker is the broker MQTT runs publish to.
+	DefaultMQTTBroker = "tcp://127.0.0.1:1883"
+	// DefaultHeartbeat is how often each terminal sends a status report.
+	DefaultHeartbeat = 10 * time.Second
+	// DefaultRepeat is how often a trapped or faulty terminal repeats its alarm.
+	DefaultRepeat = 5 * time.Second
+	// MinInterval bounds the heartbeat and repeat intervals from below.
+	MinInterval = 10 * time.Millisecond
 )
 
 // Config is what a run does. Zero fields take the defaults above, except Protocol and Duration,
-// which a run must be given.
+// which a run must be given, and the rate and shares, which are taken as given.
 type Config struct {
 	Protocol Protocol
 	// URL is the server's HTTP base: the REST API (districts, provisioning, ingest counters) and
@@ -118,6 +140,30 @@ type Config struct {
 	Center  *[2]float64
 	RadiusM float64
 
+	// IoT terminal fleets (Alarms, MQTT; see RunFleet). Devices is the number of terminals, one
+	// on each of the first Devices elevators of District (of the city when District is empty).
+
+	// Heartbeat is how often each terminal sends a status report (no code, its running state);
+	// the first at a random point of the first interval. At least MinInterval.
+	Heartbeat time.Duration
+	// Repeat is how often a trapped or faulty terminal repeats its alarm after raising it, until
+	// the end of the run. At least MinInterval.
+	Repeat time.Duration
+	// TrappedShare and FaultyShare are the shares of the terminals (0 to 1, together at most 1)
+	// that raise a trapped-passenger alarm and a fault (a lower-priority code) at a random point
+	// of the first half of the run. Taken as given: 0 is none. Only elevators without an open
+	// incident are given either role.
+	TrappedShare, FaultyShare float64
+	// ByEquipmentCode names the elevator in each report by its equipment code, which needs no
+	// registration, instead of by terminal id (TerminalID), which does (see ProvisionTerminals).
+	ByEquipmentCode bool
+	// MQTTBroker is the broker MQTT runs publish to; MQTTPattern the topic scheme, whose
+	// {terminal} level is replaced by the terminal's id (default iot.TopicPattern).
+	MQTTBroker   string
+	MQTTPattern  string
+	MQTTUsername string
+	MQTTPassword string
+
 	// Seed makes the devices' movement repeatable; 0 picks one from the clock.
 	Seed uint64
 	// Progress, when set, is called every ProgressEvery during the run (default 2 s).
@@ -132,7 +178,12 @@ func ParseProtocol(s string) (Protocol, error) {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("unknown protocol %q: want json, osmand or jt808", s)
+	for _, p := range FleetProtocols {
+		if strings.EqualFold(s, string(p)) {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("unknown protocol %q: want json, osmand, jt808, alarms or mqtt", s)
 }
 
 // ParseVersion reads a JT/T 808 edition: 2013 (also 2011) or 2019.
@@ -201,9 +252,21 @@ func (c Config) withDefaults() Config {
 	if c.ProgressEvery == 0 {
 		c.ProgressEvery = 2 * time.Second
 	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.Repeat == 0 {
+		c.Repeat = DefaultRepeat
+	}
+	if c.MQTTBroker == "" {
+		c.MQTTBroker = DefaultMQTTBroker
+	}
+	if c.MQTTPattern == "" {
+		c.MQTTPattern = iot.TopicPattern
+	}
 	if c.Conns == 0 {
 		switch c.Protocol {
-		case JSON:
+		case JSON, Alarms, MQTT:
 			c.Conns = max(4, 2*runtime.GOMAXPROCS(0))
 		case OsmAnd:
 			c.Conns = DefaultOsmAndConns
@@ -265,6 +328,9 @@ func (c *Config) validate() error {
 			bad("%s %q: want host:port", a.name, a.addr)
 		}
 	}
+	if c.Protocol.Fleet() {
+		errs = append(errs, c.validateFleet()...)
+	}
 	if len(c.SecretSeed) > 256 {
 		bad("secret seed: at most 256 bytes")
 	}
@@ -275,4 +341,42 @@ func (c *Config) validate() error {
 		bad("verify timeout, provision concurrency and progress interval must not be negative")
 	}
 	return errors.Join(errs...)
+}
+
+// validateFleet checks what only fleets use.
+func (c *Config) validateFleet() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"heartbeat", c.Heartbeat}, {"repeat", c.Repeat}} {
+		if d.v < MinInterval || d.v > MaxDuration {
+			bad("%s %v: want %v to %v", d.name, d.v, MinInterval, MaxDuration)
+		}
+	}
+	share := func(name string, v float64) {
+		if !(v >= 0 && v <= 1) {
+			bad("%s share %v: want 0 to 1", name, v)
+		}
+	}
+	share("trapped", c.TrappedShare)
+	share("faulty", c.FaultyShare)
+	if c.TrappedShare+c.FaultyShare > 1 {
+		bad("trapped share %v and faulty share %v: together at most 1", c.TrappedShare, c.FaultyShare)
+	}
+	if c.Protocol == MQTT {
+		if err := (&iot.Publisher{Broker: c.MQTTBroker}).Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := iot.ValidTopic(topicOf(c.MQTTPattern, "T")); err != nil || strings.Count(c.MQTTPattern, "{terminal}") > 1 {
+			bad("MQTT pattern %q: want a topic with at most one {terminal} level and no + or #, e.g. %s", c.MQTTPattern, iot.TopicPattern)
+		}
+	}
+	return errs
+}
+
+// topicOf is the topic of a terminal in pattern.
+func topicOf(pattern, terminal string) string {
+	return strings.ReplaceAll(pattern, "{terminal}", terminal)
 }

@@ -133,24 +133,15 @@ func (w *jsonWorker) run(ctx context.Context, hc *http.Client, pace *pacer) {
 	e, st, n := w.env, w.st, int64(w.batch)
 	for pace.take(w.batch, e.deadline, e.stop) {
 		w.body = w.build(w.body[:0], w.batch, time.Now())
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.url, bytes.NewReader(w.body))
+		req, err := newJSONPost(ctx, w.url, e.cfg.IngestKey, w.body)
 		if err != nil {
 			st.fail(err, 0)
 			return
 		}
-		req.Header.Set("Content-Type", "application/json")
-		if e.cfg.IngestKey != "" {
-			req.Header.Set("Authorization", "Bearer "+e.cfg.IngestKey)
-		}
 		st.sent.Add(n)
 		st.requests.Add(1)
 		sent := time.Now()
-		resp, err := hc.Do(req)
-		if err == nil {
-			w.resp.Reset()
-			_, err = w.resp.ReadFrom(resp.Body)
-			resp.Body.Close()
-		}
+		resp, err := doAndRead(hc, req, &w.resp)
 		if err != nil {
 			if isDialError(err) {
 				st.notSent(err, n)
@@ -405,4 +396,30 @@ func (w *osmAndWorker) build(q []byte, now time.Time) []byte {
 	q = strconv.AppendInt(q, int64(d.battery), 10)
 	q = append(q, "&token="...)
 	return append(q, d.Secret...) // hex digits: nothing to escape
+}
+
+// newJSONPost makes the POST of a JSON body to url, with key as its bearer token unless empty.
+func newJSONPost(ctx context.Context, url, key string, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	return req, nil
+}
+
+// doAndRead sends req and reads the answer's body into buf (reset first), so that the connection
+// is kept for the next request. The response is returned with its body closed.
+func doAndRead(hc *http.Client, req *http.Request, buf *bytes.Buffer) (*http.Response, error) {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	buf.Reset()
+	_, err = buf.ReadFrom(resp.Body)
+	resp.Body.Close()
+	return resp, err
 }

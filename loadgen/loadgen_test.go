@@ -312,7 +312,7 @@ func TestBadConfig(t *testing.T) {
 	}{
 		{"no duration", func(c *Config) { c.Duration = 0 }, "bounded"},
 		{"too long", func(c *Config) { c.Duration = 11 * time.Minute }, "at most 10m"},
-		{"unknown protocol", func(c *Config) { c.Protocol = "mqtt" }, "unknown protocol"},
+		{"unknown protocol", func(c *Config) { c.Protocol = "amqp" }, "unknown protocol"},
 		{"no protocol", func(c *Config) { c.Protocol = "" }, "unknown protocol"},
 		{"negative rate", func(c *Config) { c.Rate = -1 }, "rate"},
 		{"huge batch", func(c *Config) { c.Batch = 10_001 }, "batch"},

@@ -34,6 +34,9 @@ const errorBackoff = 50 * time.Millisecond
 // early, with the report of what was done.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg = cfg.withDefaults()
+	if cfg.Protocol.Fleet() {
+		return nil, fmt.Errorf("protocol %q plays IoT terminals: use RunFleet", cfg.Protocol)
+	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -191,5 +192,30 @@ func TestSignInForm(t *testing.T) {
 		if !strings.Contains(index, want) {
 			t.Errorf("index.html lacks %s", want)
 		}
+	}
+}
+
+// Every alarm kind of the normalised vocabulary (the root package's alarm.go) has a name in the
+// core's table, which the desk and the supervision view show the faults by.
+func TestAlarmKindsNamed(t *testing.T) {
+	src, err := os.ReadFile("../alarm.go")
+	if err != nil {
+		t.Skipf("the vocabulary is not beside the UI: %v", err)
+	}
+	kinds := regexp.MustCompile(`(?m)^\s+Alarm\w+\s+AlarmKind = "(\w+)"`).FindAllStringSubmatch(string(src), -1)
+	if len(kinds) < 20 {
+		t.Fatalf("found only %d alarm kinds in alarm.go", len(kinds))
+	}
+	app := mustRead(t, "static/app.js")
+	for _, table := range regexp.MustCompile(`alarmKind: \{([^}]*)\}`).FindAllStringSubmatch(app, -1) {
+		names := tableKeys(table[1])
+		for _, k := range kinds {
+			if _, found := slices.BinarySearch(names, k[1]); !found {
+				t.Errorf("app.js names no alarm kind %q", k[1])
+			}
+		}
+	}
+	if n := strings.Count(app, "alarmKind: {"); n != 2 {
+		t.Errorf("app.js has %d alarmKind tables, want one per language", n)
 	}
 }

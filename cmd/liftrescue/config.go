@@ -68,6 +68,10 @@ type Config struct {
 	MQTTPattern  string // where the terminal id is in a topic
 	MQTTUsername string
 	MQTTPassword string
+	// The terminals' health and the elevators' fault records.
+	TerminalOfflineAfter time.Duration // a terminal silent this long is offline
+	FaultFlagCount       int           // this many faults of an elevator …
+	FaultFlagPeriod      time.Duration // … within this period flag it for the supervisor
 
 	location *time.Location
 }
@@ -207,6 +211,9 @@ func (c *Config) serveFlags(f *flags) {
 	f.String(&c.MQTTPattern, "mqtt-pattern", iot.TopicPattern, "where the terminal id is in an alarm's MQTT topic: its level written {terminal}, the others literal, + or # (last)")
 	f.String(&c.MQTTUsername, "mqtt-username", "", "MQTT user name; empty: anonymous")
 	f.String(&c.MQTTPassword, "mqtt-password", "", "MQTT password (better given in the environment than on the command line)")
+	f.Duration(&c.TerminalOfflineAfter, "terminal-offline-after", iot.DefaultOfflineAfter, "an IoT terminal silent this long (no alarm, status report or heartbeat) is offline")
+	f.Int(&c.FaultFlagCount, "fault-flag-count", iot.DefaultFlagFaults, "an elevator with this many faults within --fault-flag-period is flagged for the supervisor")
+	f.Duration(&c.FaultFlagPeriod, "fault-flag-period", iot.DefaultFlagPeriod, "the period of --fault-flag-count")
 }
 
 // subscriber is the MQTT subscriber of the flags, without its Handle; nil when --mqtt-broker is
@@ -350,6 +357,16 @@ func (c *Config) validateServe() error {
 	}
 	if c.IngestKey != "" && len(c.IngestKey) < 16 {
 		return fmt.Errorf("--ingest-key: want at least 16 characters")
+	}
+	// Zero is the monitor's default (a Config built in code, not from flags).
+	if c.TerminalOfflineAfter != 0 && (c.TerminalOfflineAfter < 10*time.Second || c.TerminalOfflineAfter > 7*24*time.Hour) {
+		return fmt.Errorf("--terminal-offline-after %s: want 10s to 168h", c.TerminalOfflineAfter)
+	}
+	if c.FaultFlagCount != 0 && (c.FaultFlagCount < 2 || c.FaultFlagCount > 1000) {
+		return fmt.Errorf("--fault-flag-count %d: want 2 to 1000", c.FaultFlagCount)
+	}
+	if c.FaultFlagPeriod != 0 && (c.FaultFlagPeriod < time.Hour || c.FaultFlagPeriod > 366*24*time.Hour) {
+		return fmt.Errorf("--fault-flag-period %s: want 1h to 8784h", c.FaultFlagPeriod)
 	}
 	if s := c.subscriber(); s != nil {
 		if err := s.Validate(); err != nil {

@@ -13,13 +13,14 @@ import (
 	"github.com/liftrescue/liftrescue"
 	"github.com/liftrescue/liftrescue/demo"
 	"github.com/liftrescue/liftrescue/gps"
+	"github.com/liftrescue/liftrescue/iot"
 	"github.com/liftrescue/liftrescue/store/sqlite"
 )
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cfg Config
 	var elevators int
-	var reset, traffic, rescues bool
+	var reset, traffic, rescues, terminals bool
 	var rescueEvery time.Duration
 	f := newFlags("demo", `liftrescue demo [flags]: run the service on a demo city
 
@@ -35,6 +36,7 @@ Unless --policy is given, the deadlines are shortened so that escalations come w
 	f.Bool(&traffic, "traffic", true, "drive the demo city's rescue vehicles along its streets, as their trackers would report")
 	f.Bool(&rescues, "rescues", true, "report trapped passengers now and then, and play every notified unit (on incidents you open too): answer, drive there, free them")
 	f.Duration(&rescueEvery, "rescue-every", demo.DefaultRescueEvery, "the mean time between the simulated reports of trapped passengers")
+	f.Bool(&terminals, "terminals", true, "play the IoT terminals of two in five elevators: heartbeats, a few going quiet, faults, now and then a trapped passenger")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -81,6 +83,14 @@ Unless --policy is given, the deadlines are shortened so that escalations come w
 	if err != nil {
 		return err
 	}
+	var terms *demo.Terminals
+	if terminals {
+		// Before the city is announced: a demo stopped while its terminals are registered stops
+		// as any other, without an error.
+		if terms, err = demoTerminals(ctx, m.Store); err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
 	fmt.Fprintf(stdout, "\nliftrescue demo city: %d elevators\n  open      %s/\n", sample.Total, m.URL())
 	key, err := m.ensureDemoAccounts(ctx, stdout)
 	if err != nil {
@@ -102,13 +112,17 @@ Unless --policy is given, the deadlines are shortened so that escalations come w
 		fmt.Fprintf(stdout, "  rescues   trapped passengers reported about every %s, up to %d at once (--rescues=false stops them)\n",
 			rescueEvery, demo.DefaultRescueMaxOpen)
 	}
+	if terms != nil {
+		fmt.Fprintf(stdout, "  IoT       %d terminals report every minute, a few go quiet, faults now and then, a trapped passenger about every %s (--terminals=false stops them)\n",
+			terms.Len(), demo.DefaultIoTTrappedEvery)
+	}
 	fmt.Fprintf(stdout, "  stop      Ctrl-C\n\n")
-	if traffic || rescues {
+	if traffic || rescues || terms != nil {
 		// The city stops before the service closes (deferred above), also when Run ends on a
 		// failed listener: nothing then feeds a closed ingest or acts on a closed database.
 		cityCtx, stopCity := context.WithCancel(ctx)
 		done := make(chan struct{})
-		go func() { defer close(done); driveDemo(cityCtx, m, demo.Generate(city), traffic, sim) }()
+		go func() { defer close(done); driveDemo(cityCtx, m, demo.Generate(city), traffic, sim, terms) }()
 		defer func() { stopCity(); <-done }()
 	}
 	return m.Run(ctx)
@@ -214,11 +228,35 @@ func removeDB(path string) error {
 	return nil
 }
 
+// demoTerminals registers the demo's IoT terminals unless some are registered, and plays those
+// registered.
+func demoTerminals(ctx context.Context, s liftrescue.Store) (*demo.Terminals, error) {
+	if _, err := demo.SeedTerminals(ctx, s); err != nil {
+		return nil, err
+	}
+	var ids []string
+	f := liftrescue.TerminalFilter{Limit: liftrescue.MaxLimit}
+	for {
+		page, more, err := s.ListTerminals(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page {
+			ids = append(ids, t.ID)
+		}
+		if !more || len(page) == 0 {
+			break
+		}
+		f.After = page[len(page)-1].ID
+	}
+	return demo.NewTerminals(demo.TerminalConfig{}, ids, time.Now()), nil
+}
+
 // driveDemo runs the demo city until ctx ends. Every second the vehicles' new fixes go to the
 // ingest as a tracker's would, in-process, and the rescue simulation, when rescues is not nil,
 // takes its steps through the dispatch engine. Both step on this goroutine: the simulation sends
 // the vans that the traffic drives.
-func driveDemo(ctx context.Context, m *Main, city *demo.City, traffic bool, rescues *demo.RescueConfig) {
+func driveDemo(ctx context.Context, m *Main, city *demo.City, traffic bool, rescues *demo.RescueConfig, terms *demo.Terminals) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	start := time.Now()
@@ -238,6 +276,17 @@ func driveDemo(ctx context.Context, m *Main, city *demo.City, traffic bool, resc
 			if tr != nil {
 				if fixes := tr.Step(now); len(fixes) > 0 {
 					m.Ingest.Accept(ctx, fixes, gps.Proof{Trusted: true})
+				}
+			}
+			if terms != nil && m.Monitor.Started() {
+				for _, a := range terms.Step(now) {
+					err := a.Normalize(now, iot.MaxSkew, iot.MaxAge)
+					if err == nil {
+						_, err = m.Monitor.Report(ctx, a, "demo")
+					}
+					if err != nil && ctx.Err() == nil {
+						m.Logger.Warn("demo terminal report", "terminal", a.TerminalID, "err", err)
+					}
 				}
 			}
 			if rs != nil {

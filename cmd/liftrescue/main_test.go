@@ -154,8 +154,15 @@ func TestDemo(t *testing.T) {
 	if getJSON(t, base+"api/v1/elevators?limit=1", &page); page.Total != 2000 {
 		t.Fatalf("demo holds %d elevators, want 2000", page.Total)
 	}
-	if status := getJSON(t, base+"readyz", nil); status != 200 {
-		t.Fatalf("readyz = %d", status)
+	// Ready once dispatch and the terminals are loaded, a moment after the demo is announced.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		status := getJSON(t, base+"readyz", nil)
+		if status == 200 {
+			break
+		}
+		if status != 503 || time.Now().After(deadline) {
+			t.Fatalf("readyz = %d", status)
+		}
 	}
 	res, err = http.Get(base)
 	if err != nil {

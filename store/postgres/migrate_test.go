@@ -16,23 +16,7 @@ import (
 // tracker when it is opened: 16 hex digits, each its own; a vehicle without one gets none.
 func TestMigrateDeviceSecrets(t *testing.T) {
 	ctx := context.Background()
-	dbURL := pgtest.MustDatabase(t)
-	old, err := pgx.Connect(ctx, dbURL)
-	storetest.MustOK(t, err)
-	defer old.Close(ctx)
-	ms, err := migrations.Load("postgres")
-	storetest.MustOK(t, err)
-	_, err = old.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`)
-	storetest.MustOK(t, err)
-	for _, m := range ms {
-		if m.Version >= 3 {
-			break
-		}
-		_, err := old.Exec(ctx, m.SQL)
-		storetest.MustOK(t, err)
-		_, err = old.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, now())`, m.Version, m.Name)
-		storetest.MustOK(t, err)
-	}
+	dbURL, old := databaseAtVersion(t, 2)
 	for _, q := range []string{
 		`INSERT INTO districts (code, name) VALUES ('370402', '市中区')`,
 		`INSERT INTO organizations (id, code, kind, name, district, created_at, updated_at)
@@ -55,4 +39,29 @@ func TestMigrateDeviceSecrets(t *testing.T) {
 	page, err := db.ListVehicles(ctx, liftrescue.VehicleFilter{})
 	storetest.MustOK(t, err)
 	storetest.MustMigratedSecrets(t, page.Items)
+}
+
+// databaseAtVersion makes a database migrated up to version and no further, as an older release
+// left it, and returns its URL and a connection to it (closed at the end of the test).
+func databaseAtVersion(t *testing.T, version int) (string, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	dbURL := pgtest.MustDatabase(t)
+	old, err := pgx.Connect(ctx, dbURL)
+	storetest.MustOK(t, err)
+	t.Cleanup(func() { old.Close(ctx) })
+	ms, err := migrations.Load("postgres")
+	storetest.MustOK(t, err)
+	_, err = old.Exec(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)`)
+	storetest.MustOK(t, err)
+	for _, m := range ms {
+		if m.Version > version {
+			break
+		}
+		_, err := old.Exec(ctx, m.SQL)
+		storetest.MustOK(t, err)
+		_, err = old.Exec(ctx, `INSERT INTO schema_migrations VALUES ($1, $2, now())`, m.Version, m.Name)
+		storetest.MustOK(t, err)
+	}
+	return dbURL, old
 }

@@ -291,19 +291,38 @@ func testPositionsRetention(t *testing.T, f *fixture) {
 // ingest pipeline flushes them, from writers goroutines at once, into a history that grows as it
 // runs. It reports fixes/s.
 func BenchmarkAppendPositions(b *testing.B, s liftrescue.Store, writers int) {
-	const n = 1000
+	BenchmarkAppendPositionsOf(b, s, writers, 1000, 1000)
+}
+
+// BenchmarkAppendPositionsOf writes batches of size fixes from vehicles vehicles, size/vehicles
+// fixes of each, from writers goroutines at once, into a history that grows as it runs. A vehicle
+// reports every 20 ms (50 fixes a second, as in the end-to-end benchmark), so that a batch holds
+// the last size/vehicles × 20 ms of the fleet, shuffled as PositionBatch shuffles it; writer w's
+// batches lie w/writers of a batch later than writer 0's. It reports fixes/s.
+func BenchmarkAppendPositionsOf(b *testing.B, s liftrescue.Store, writers, size, vehicles int) {
+	const every = 20 * time.Millisecond
 	ctx := context.Background()
-	ids := MustVehicles(b, s, n)
+	ids := MustVehicles(b, s, vehicles)
+	perVehicle := size / vehicles
+	span := time.Duration(perVehicle) * every
+	if span < time.Second {
+		span = time.Second // as the batches of 1,000 vehicles always were: a second apart
+	}
 	batches := make([][]liftrescue.Position, writers)
 	for w := range batches {
-		batches[w] = PositionBatch(ids, n, time.Date(2026, 11, 21, 2, 0, 0, w*int(time.Second/time.Duration(writers)), time.UTC))
+		at := time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC).Add(time.Duration(w) * span / time.Duration(writers))
+		batches[w] = PositionBatch(ids, size, at)
+		// PositionBatch names every vehicle once in each stretch of len(vehicles) positions.
+		for i := range batches[w] {
+			batches[w][i].Time = batches[w][i].Time.Add(time.Duration(i/vehicles) * every)
+		}
 	}
 	for b.Loop() {
 		var wg sync.WaitGroup
 		for _, batch := range batches {
 			wg.Go(func() {
 				for i := range batch {
-					batch[i].Time = batch[i].Time.Add(time.Second)
+					batch[i].Time = batch[i].Time.Add(span)
 				}
 				if err := s.AppendPositions(ctx, batch); err != nil {
 					b.Error(err)
@@ -312,5 +331,5 @@ func BenchmarkAppendPositions(b *testing.B, s liftrescue.Store, writers int) {
 		}
 		wg.Wait()
 	}
-	b.ReportMetric(float64(n*writers)*float64(b.N)/b.Elapsed().Seconds(), "fixes/s")
+	b.ReportMetric(float64(size*writers)*float64(b.N)/b.Elapsed().Seconds(), "fixes/s")
 }

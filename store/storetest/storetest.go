@@ -49,6 +49,10 @@ func Run(t *testing.T, open Opener) {
 		{"PositionsBadBatch", testPositionsBadBatch},
 		{"PositionsLatest", testPositionsLatest},
 		{"PositionsRetention", testPositionsRetention},
+		{"PositionsManyOfOneVehicle", testPositionsManyOfOneVehicle},
+		{"PositionsOverlappingBatches", testPositionsOverlappingBatches},
+		{"PositionsRetentionWithinMinute", testPositionsRetentionWithinMinute},
+		{"PositionsDeleteVehicleWhileAppending", testPositionsDeleteVehicleWhileAppending},
 		{"IncidentRoundTrip", testIncidentRoundTrip},
 		{"IncidentChain", testIncidentChain},
 		{"IncidentOpenConflict", testIncidentOpenConflict},
@@ -72,6 +76,17 @@ func Run(t *testing.T, open Opener) {
 		{"GridChecks", testGridChecks},
 		{"GridOrganizations", testGridOrganizations},
 		{"GridIDsNeverReused", testGridIDsNeverReused},
+		{"Terminals", testTerminals},
+		{"TerminalsConcurrentPut", testTerminalsConcurrentPut},
+		{"TerminalList", testTerminalList},
+		{"TerminalsTouch", testTerminalsTouch},
+		{"TerminalsAndFaultsCascade", testTerminalsAndFaultsCascade},
+		{"FaultsRoundTrip", testFaultsRoundTrip},
+		{"FaultsAllOrNothing", testFaultsAllOrNothing},
+		{"FaultsBatch", testFaultsBatch},
+		{"FaultRepeats", testFaultRepeats},
+		{"FaultList", testFaultList},
+		{"FaultCounts", testFaultCounts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

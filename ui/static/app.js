@@ -46,6 +46,15 @@ export const text = {
     whoDistrict: (d) => `辖区：${d}`,
     grid: "救援网格", gridUnits: "网格救援单位", gridFire: "责任消防站", noGrid: "不在任何网格内",
     viewDesk: "调度台",
+    alarmKind: {
+      trapped: "困人", alarm_button: "报警按钮", stopped_outside_door_zone: "门区外停梯", unintended_movement: "轿厢意外移动（开门走车）",
+      door_open_while_running: "运行中开门", overtravel_top: "冲顶", overtravel_bottom: "蹲底", overspeed: "超速", speed_abnormal: "运行速度异常",
+      safety_circuit_open: "安全回路断路", door_lock_circuit_open: "门锁回路断路", power_lost: "停电", run_time_limiter: "运行时间限制器动作",
+      unintended_reversal: "扶梯非操纵逆转", missing_step: "扶梯梯级缺失", door_close_fault: "关门故障", door_open_fault: "开门故障",
+      floor_lost: "楼层位置丢失", restart_prevented: "防止再运行故障", button_stuck: "按钮粘连", e_bike_in_car: "电动车乘梯",
+      mode_change: "运行模式变更", back_to_normal: "恢复正常运行", no_fault: "无故障", terminal_offline: "终端离线", unknown: "未知代码",
+    },
+    terminalStatus: { online: "在线", offline: "离线", never: "从未上报" },
   },
   en: {
     title: "Elevator emergency rescue dispatch", codeLabel: "Rescue code / equipment code", find: "Find", lang: "中文",
@@ -70,6 +79,15 @@ export const text = {
     whoDistrict: (d) => `District: ${d}`,
     grid: "Rescue grid", gridUnits: "Grid rescue units", gridFire: "Fire station", noGrid: "In no grid",
     viewDesk: "Dispatch desk",
+    alarmKind: {
+      trapped: "Trapped passengers", alarm_button: "Alarm button", stopped_outside_door_zone: "Stopped outside the door zone", unintended_movement: "Unintended car movement",
+      door_open_while_running: "Door open while running", overtravel_top: "Top overtravel", overtravel_bottom: "Bottom overtravel", overspeed: "Overspeed", speed_abnormal: "Abnormal speed",
+      safety_circuit_open: "Safety circuit open", door_lock_circuit_open: "Door lock circuit open", power_lost: "Power lost", run_time_limiter: "Run-time limiter tripped",
+      unintended_reversal: "Escalator reversed", missing_step: "Escalator step missing", door_close_fault: "Door close fault", door_open_fault: "Door open fault",
+      floor_lost: "Floor position lost", restart_prevented: "Restart prevented", button_stuck: "Button stuck", e_bike_in_car: "E-bike in the car",
+      mode_change: "Service mode changed", back_to_normal: "Back to normal", no_fault: "No fault", terminal_offline: "Terminal offline", unknown: "Unknown code",
+    },
+    terminalStatus: { online: "online", offline: "offline", never: "never reported" },
   },
 };
 export let lang = localStorage.getItem("lang") || "zh-CN";
@@ -909,6 +927,15 @@ export function showView(name, { push = true } = {}) {
   if (push && location.pathname !== path && !(name === "desk" && location.pathname.startsWith("/incidents/"))) history.pushState(null, "", path + location.search);
   map?.invalidateSize();
   if (entering) views.get(name).enter?.();
+}
+
+// mayView says whether the signed-in person may use the view (another module's link to it).
+export function mayView(name) { return !!session && !!views.get(name)?.may(session.principal); }
+
+// pick opens an incident on the desk, as a click on its ring on the map does.
+export function pick(id) {
+  showView("desk");
+  emit("pick", Number(id));
 }
 
 function renderViews() {

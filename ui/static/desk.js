@@ -9,7 +9,7 @@
 // incident moved; the desk then reads it again, so what is shown is always the server's.
 
 import {
-  $, t, addText, api, on, map, session, fleet, formatTime, lang, TZ, ApiError, Dropped, clearLookup, districtNames, showOnMap,
+  $, t, addText, api, on, map, session, fleet, formatTime, lang, TZ, ApiError, Dropped, clearLookup, districtNames, showOnMap, mayView, formatFixTime,
 } from "./app.js";
 
 addText({
@@ -46,6 +46,8 @@ addText({
     },
     excludedReason: { busy: "执行其他任务", off_duty: "不在岗", stale_position: "定位滞后", offline: "离线", not_certified: "无救援资质", already_asked: "本次已通知过" },
     unknownError: "操作失败：", stateChanged: "事件状态已变化，请按最新状态操作",
+    iotTerminals: "物联网终端", iotLastSeen: (at) => `最后上报 ${at}`, iotFaults: "近30天故障", iotFaultCount: (n) => `${n} 条`, iotNoFaults: "无",
+    iotAllFaults: "完整故障记录", iotMoreTerminals: (n) => `另有 ${n} 台`, iotLoading: "正在加载…",
   },
   en: {
     openIncidents: "Open incidents", noIncidents: "No open incidents",
@@ -80,6 +82,8 @@ addText({
     },
     excludedReason: { busy: "on another job", off_duty: "off duty", stale_position: "position too old", offline: "offline", not_certified: "not certified", already_asked: "already asked here" },
     unknownError: "Failed: ", stateChanged: "The incident has moved on; act on what is shown now",
+    iotTerminals: "IoT terminals", iotLastSeen: (at) => `last report ${at}`, iotFaults: "Faults, 30 days", iotFaultCount: (n) => `${n}`, iotNoFaults: "none",
+    iotAllFaults: "Full fault record", iotMoreTerminals: (n) => `${n} more`, iotLoading: "Loading…",
   },
 });
 
@@ -121,6 +125,75 @@ function renderForm(e) {
   for (const [id, v] of typed) { const i = form.querySelector("#" + id); if (i) i[i.type === "checkbox" ? "checked" : "value"] = v; }
   $("elevator").append(form);
   loadRecent(e);
+}
+
+// ---- The elevator's IoT terminals and recent faults, two lines among its facts ----
+
+// A dispatcher on a call needs to know whether the car's terminal is reporting (its alarms and
+// state will come by themselves) and whether the elevator has been failing; no more, so the lines
+// stay short and the faults open only when asked for.
+const IOT_TERMINALS_SHOWN = 3;
+let iotOpen = null; // the id of the elevator whose faults are open, kept over the language switch
+let iotSeq = 0;
+
+function renderIoT(e) {
+  for (const x of $("facts").querySelectorAll(".iot")) x.remove();
+  iotSeq++;
+  if (!e) { iotOpen = null; return; }
+  if (iotOpen !== e.id) iotOpen = null;
+  const terminals = e.terminals ?? [];
+  if (!terminals.length && !e.recent_faults) return; // no terminal, nothing recorded: nothing to say
+  const rows = [];
+  if (terminals.length) {
+    const shown = terminals.slice(0, IOT_TERMINALS_SHOWN);
+    rows.push([t("iotTerminals"), el("dd", { id: "elevator-terminals", className: "iot terminals" },
+      ...shown.map((x) => el("span", { className: `terminal ${x.status}`, dataset: { terminal: x.terminal_id, status: x.status }, title: [x.platform, x.model].filter(Boolean).join(" · ") },
+        el("span", { className: "dot" }), `${x.terminal_id} ${t("terminalStatus")[x.status] ?? x.status}`,
+        x.status === "offline" && x.last_seen ? el("span", { className: "hint", textContent: ` (${t("iotLastSeen")(formatTime(x.last_seen))})` }) : null)),
+      terminals.length > shown.length ? el("span", { className: "hint", textContent: t("iotMoreTerminals")(terminals.length - shown.length) }) : null)]);
+  }
+  const n = e.recent_faults ?? 0;
+  const dd = el("dd", { id: "elevator-faults", className: "iot" });
+  if (!n) dd.textContent = t("iotNoFaults");
+  else {
+    const details = el("details", { open: iotOpen === e.id }, el("summary", { textContent: t("iotFaultCount")(n) }));
+    details.addEventListener("toggle", () => {
+      iotOpen = details.open ? e.id : null;
+      if (details.open && details.childElementCount < 2) loadIoTFaults(e, details);
+    });
+    dd.append(details);
+    if (iotOpen === e.id) loadIoTFaults(e, details);
+  }
+  rows.push([t("iotFaults"), dd]);
+  $("facts").append(...rows.flatMap(([k, v]) => [el("dt", { className: "iot", textContent: k }), v]));
+}
+
+// loadIoTFaults lists the elevator's last few faults of the 30 days under the count, and links to
+// the whole record in the supervision view for those who may open it.
+async function loadIoTFaults(e, details) {
+  const seq = iotSeq;
+  const box = el("div", { className: "iot-faults" }, el("p", { className: "hint", textContent: t("iotLoading") }));
+  details.append(box);
+  const q = new URLSearchParams({ limit: 5, since: new Date(Date.now() - 30 * 864e5).toISOString() });
+  let page;
+  try {
+    page = await api(`/api/v1/elevators/${encodeURIComponent(e.rescue_code)}/faults?${q}`);
+  } catch (err) {
+    if (err instanceof Dropped || seq !== iotSeq) return;
+    box.replaceChildren(el("p", { className: "error", textContent: problemText(err) }));
+    return;
+  }
+  if (seq !== iotSeq) return;
+  page.items ??= [];
+  box.replaceChildren(
+    el("ul", {}, ...page.items.map((f) => el("li", { dataset: { kind: f.kind } },
+      el("span", { className: "when", textContent: formatFixTime(f.first_at) }),
+      ` ${t("alarmKind")[f.kind] ?? f.kind}`, f.repeats > 1 ? ` ×${f.repeats}` : "",
+      f.incident_id ? " · " : "", f.incident_id ? el("a", { href: `/incidents/${f.incident_id}`, textContent: `#${f.incident_id}`, onclick: (ev) => { ev.preventDefault(); select(f.incident_id); } }) : null))),
+    mayView("supervision") ? el("a", {
+      href: "/supervision", className: "all-faults", textContent: t("iotAllFaults") + (page.total > page.items.length ? ` (${page.total})` : ""),
+      onclick: (ev) => { ev.preventDefault(); window.dispatchEvent(new CustomEvent("show-faults", { detail: e.rescue_code })); },
+    }) : null);
 }
 
 // loadRecent lists the elevator's last incidents: a repeat offender is worth a word to the caller.
@@ -603,7 +676,7 @@ function clearLines() {
 
 // ---- Wiring ----
 
-on("elevator", renderForm);
+on("elevator", (e) => { renderIoT(e); renderForm(e); });
 on("pick", (id) => select(id));
 on("live", () => {
   loadList();

@@ -4,5 +4,6 @@ import { start } from "./app.js";
 import "./elevators.js";
 import "./desk.js";
 import "./planner.js";
+import "./supervision.js";
 
 start();
