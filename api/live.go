@@ -50,6 +50,7 @@ func (s *Server) postPositions(c echo.Context) error {
 	}
 	res := s.cfg.Ingest.Accept(req.Context(), batch.Fixes, proof)
 	reply := positionsReply{Accepted: res.Accepted, Rejected: append(batch.Rejected, batch.Reindex(res.Rejected)...)}
+	batch.Release() // Accept has copied the fixes
 	sortDetails(reply.Rejected)
 	if reply.Rejected == nil {
 		reply.Rejected = []liftrescue.Detail{}

@@ -69,7 +69,7 @@ type Index struct {
 	vmu      sync.RWMutex
 	vehTree  rtree.RTreeG[int32] // slots in vehSlots, in boxes round the vehicles' positions
 	vehGrid  vehicleGrid         // the vehicles' states, by cell, for nearest queries
-	vehIDs   map[int64]int32     // vehicle ID → slot
+	vehIDs   slotTable           // vehicle ID → slot
 	vehSlots []vehicleSlot
 	vehFree  []int32    // slots of removed vehicles, to reuse
 	shapes   shapeCache // of the cells vehicles have been in lately
@@ -88,7 +88,7 @@ func NewIndex(opt IndexOptions) (*Index, error) {
 	if err := opt.Validate(); err != nil {
 		return nil, err
 	}
-	return &Index{res: opt.H3Resolution, vehIDs: map[int64]int32{}}, nil
+	return &Index{res: opt.H3Resolution}, nil
 }
 
 // H3Resolution returns the resolution of the cells the index keeps.

@@ -77,11 +77,11 @@ func checkBands(t *testing.T, bs *elevatorBands, want map[int64]lonLat) {
 // and with want.
 func checkVehicles(t *testing.T, ix *Index, want map[int64]lonLat) {
 	t.Helper()
-	if len(ix.vehIDs) != len(want) || ix.vehGrid.gridLen() != len(want) || ix.vehTree.Len() != len(want) || ix.vehGrid.cells.n != countBuckets(&ix.vehGrid) {
+	if ix.vehIDs.len() != len(want) || ix.vehGrid.gridLen() != len(want) || ix.vehTree.Len() != len(want) || ix.vehGrid.cells.n != countBuckets(&ix.vehGrid) {
 		t.Fatalf("%d IDs, %d in the grid, %d in the tree, %d cells for %d buckets; want %d vehicles",
-			len(ix.vehIDs), ix.vehGrid.gridLen(), ix.vehTree.Len(), ix.vehGrid.cells.n, countBuckets(&ix.vehGrid), len(want))
+			ix.vehIDs.len(), ix.vehGrid.gridLen(), ix.vehTree.Len(), ix.vehGrid.cells.n, countBuckets(&ix.vehGrid), len(want))
 	}
-	for id, slot := range ix.vehIDs {
+	for id, slot := range ix.vehIDs.all() {
 		s := &ix.vehSlots[slot]
 		v := ix.vehicle(slot)
 		p, ok := want[id]
@@ -189,7 +189,7 @@ func TestIndexChurnMatchesBruteForce(t *testing.T) {
 		// The fleet: most fixes a few metres on, some across a cell or two, a few far off;
 		// vehicles leave and come back.
 		for range 3000 {
-			id := int64(r.IntN(3500) + 1)
+			id := churnVehicleID(r.IntN(3500))
 			p, ok := vehicles[id]
 			switch op := r.IntN(20); {
 			case !ok:
@@ -434,4 +434,16 @@ func TestNearestWhenFewQualify(t *testing.T) {
 		sameNeighbors(t, "grid", got, want)
 		sameNeighbors(t, "nearest", ix.NearestVehicles(q.lon, q.lat, 64, pred), want)
 	}
+}
+
+// churnVehicleID makes the n-th vehicle's ID: most are small serial numbers, as a database gives,
+// and some are beyond the index's dense ID table or negative, kept in its map.
+func churnVehicleID(n int) int64 {
+	switch {
+	case n%7 == 0:
+		return denseIDs + int64(n)*1000
+	case n%11 == 0:
+		return -int64(n)
+	}
+	return int64(n + 1)
 }

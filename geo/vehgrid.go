@@ -160,7 +160,7 @@ func (ix *Index) nearestOnGrid(q *point, k int, pred func(VehicleState) bool) ([
 		return nil, false
 	}
 	g := &ix.vehGrid
-	met, all := 0, len(ix.vehIDs)
+	met, all := 0, ix.vehIDs.len()
 	var bestArr [maxGridK]nearCandidate
 	best := bestArr[:0]
 	kth := math.Inf(1) // the k-th candidate's h once there are k, +Inf before

@@ -95,19 +95,6 @@ func (ix *Index) MoveVehicleWithin(id int64, f liftrescue.Fix, lim SpeedLimit) (
 	return ix.moveVehicle(id, f, &lim)
 }
 
-// jumpedLocked reports whether a newer fix of a vehicle in the index is beyond lim of it.
-func (ix *Index) jumpedLocked(id int64, f *liftrescue.Fix, lim *SpeedLimit) bool {
-	if lim == nil {
-		return false
-	}
-	slot, ok := ix.vehIDs[id]
-	if !ok {
-		return false
-	}
-	cur := ix.vehicle(slot)
-	return f.Time.After(cur.Time) && DistanceM(cur.Lon, cur.Lat, f.Lon, f.Lat) > lim.MetresPerSecond*f.Time.Sub(cur.Time).Seconds()+lim.SlackM
-}
-
 func (ix *Index) moveVehicle(id int64, f liftrescue.Fix, lim *SpeedLimit) (moved, jumped bool) {
 	if liftrescue.CheckLonLat(f.Lon, f.Lat) != "" {
 		return false, false
@@ -118,18 +105,14 @@ func (ix *Index) moveVehicle(id int64, f liftrescue.Fix, lim *SpeedLimit) (moved
 	// needs H3, which runs outside the lock, and the shape of the new cell; the second attempt
 	// then checks everything again, since another fix may have come in between.
 	ix.vmu.Lock()
-	if ix.jumpedLocked(id, &f, lim) {
-		ix.vmu.Unlock()
-		return false, true
-	}
-	moved, done := ix.moveLocked(id, &f, cos, nil)
+	moved, jumped, done := ix.moveLocked(id, &f, cos, lim, nil)
 	var last placedCell
-	if slot, ok := ix.vehIDs[id]; !done && ok {
+	if slot, ok := ix.vehIDs.get(id); !done && ok {
 		last = placedCell{ix.vehicle(slot).Cell, ix.vehSlots[slot].shape}
 	}
 	ix.vmu.Unlock()
 	if done {
-		return moved, false
+		return moved, jumped
 	}
 	pc := placedCell{cell: ix.cellOf(f.Lon, f.Lat)}
 	if pc.cell == last.cell {
@@ -144,26 +127,29 @@ func (ix *Index) moveVehicle(id int64, f liftrescue.Fix, lim *SpeedLimit) (moved
 	}
 	ix.vmu.Lock()
 	defer ix.vmu.Unlock()
-	if ix.jumpedLocked(id, &f, lim) { // a fix that came in meanwhile may have moved the vehicle
-		return false, true
-	}
-	moved, _ = ix.moveLocked(id, &f, cos, &pc)
-	return moved, false
+	// A fix that came in meanwhile may have moved the vehicle: the checks are made again.
+	moved, jumped, _ = ix.moveLocked(id, &f, cos, lim, &pc)
+	return moved, jumped
 }
 
-// moveLocked applies a fix under the write lock. It is done unless it needs the cell of the fix's
-// position and pc does not give it.
+// moveLocked applies a fix under the write lock, cos being the cosine of its latitude: unless it
+// is no newer than the vehicle's latest, or, with a limit, an impossible jump from it. It is done
+// unless it needs the cell of the fix's position and pc does not give it.
 //
 // A fix touches the R-tree only when it leaves the vehicle's box, and the grid's map only when
 // it leaves the vehicle's grid cell; otherwise it is a few writes in place.
-func (ix *Index) moveLocked(id int64, f *liftrescue.Fix, cos float64, pc *placedCell) (moved, done bool) {
-	slot, ok := ix.vehIDs[id]
+func (ix *Index) moveLocked(id int64, f *liftrescue.Fix, cos float64, lim *SpeedLimit, pc *placedCell) (moved, jumped, done bool) {
+	slot, ok := ix.vehIDs.get(id)
 	var s *vehicleSlot
 	var cur *gridEntry
 	if ok {
 		s, cur = &ix.vehSlots[slot], ix.vehicle(slot)
 		if !f.Time.After(cur.Time) {
-			return false, true
+			return false, false, true
+		}
+		// DistanceM's value, from the cosines at hand (cur.cos is its latitude's).
+		if lim != nil && havToM(hav(cur.Lon, cur.Lat, cur.cos, f.Lon, f.Lat, cos)) > lim.MetresPerSecond*f.Time.Sub(cur.Time).Seconds()+lim.SlackM {
+			return false, true, true
 		}
 	}
 	var cell Cell
@@ -180,7 +166,7 @@ func (ix *Index) moveLocked(id int64, f *liftrescue.Fix, cos float64, pc *placed
 	}
 	if shape == nil {
 		if pc == nil {
-			return false, false
+			return false, false, false
 		}
 		cell, shape = pc.cell, pc.shape
 		if shape != nil {
@@ -199,7 +185,7 @@ func (ix *Index) moveLocked(id int64, f *liftrescue.Fix, cos float64, pc *placed
 			slot = int32(len(ix.vehSlots))
 			ix.vehSlots = append(ix.vehSlots, vehicleSlot{})
 		}
-		ix.vehIDs[id] = slot
+		ix.vehIDs.set(id, slot)
 		e.slot = slot
 		s = &ix.vehSlots[slot]
 		s.box = looseBox(f.Lon, f.Lat, cos)
@@ -219,7 +205,7 @@ func (ix *Index) moveLocked(id int64, f *liftrescue.Fix, cos float64, pc *placed
 		}
 	}
 	s.shape = shape
-	return true, true
+	return true, false, true
 }
 
 // removeFromGrid takes a vehicle's entry out of the grid.
@@ -233,14 +219,14 @@ func (ix *Index) removeFromGrid(s *vehicleSlot) {
 func (ix *Index) RemoveVehicle(id int64) bool {
 	ix.vmu.Lock()
 	defer ix.vmu.Unlock()
-	slot, ok := ix.vehIDs[id]
+	slot, ok := ix.vehIDs.get(id)
 	if !ok {
 		return false
 	}
 	s := &ix.vehSlots[slot]
 	ix.vehTree.Delete(s.box.min, s.box.max, slot)
 	ix.removeFromGrid(s)
-	delete(ix.vehIDs, id)
+	ix.vehIDs.remove(id)
 	*s = vehicleSlot{}
 	ix.vehFree = append(ix.vehFree, slot)
 	return true
@@ -250,7 +236,7 @@ func (ix *Index) RemoveVehicle(id int64) bool {
 func (ix *Index) Vehicle(id int64) (VehicleState, bool) {
 	ix.vmu.RLock()
 	defer ix.vmu.RUnlock()
-	slot, ok := ix.vehIDs[id]
+	slot, ok := ix.vehIDs.get(id)
 	if !ok {
 		return VehicleState{}, false
 	}
@@ -261,13 +247,13 @@ func (ix *Index) Vehicle(id int64) (VehicleState, bool) {
 func (ix *Index) VehicleCount() int {
 	ix.vmu.RLock()
 	defer ix.vmu.RUnlock()
-	return len(ix.vehIDs)
+	return ix.vehIDs.len()
 }
 
 // Vehicles returns the latest state of every vehicle, by ascending ID.
 func (ix *Index) Vehicles() []VehicleState {
 	ix.vmu.RLock()
-	out := make([]VehicleState, 0, len(ix.vehIDs))
+	out := make([]VehicleState, 0, ix.vehIDs.len())
 	for i := range ix.vehGrid.buckets {
 		for j := range ix.vehGrid.buckets[i].entries {
 			out = append(out, ix.vehGrid.buckets[i].entries[j].VehicleState)

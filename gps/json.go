@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/liftrescue/liftrescue"
 )
@@ -72,6 +73,26 @@ type Batch struct {
 	// Rejected are the fixes left out, by their index in the body.
 	Rejected []liftrescue.Detail
 }
+
+// Release gives the batch's fixes and positions back for the next batch to be decoded into; the
+// batch must not be used after. A caller that never calls it (the fixes are kept, or it is not
+// worth it) leaves them to the collector.
+func (b *Batch) Release() {
+	if b.Fixes != nil && cap(b.Fixes) <= MaxBatch {
+		// The fixes are not cleared: every one is written whole before it is read again, and
+		// what they point to (device ids, cut from decoders' arenas) is small.
+		batches.Put(&pooledBatch{b.Fixes[:0], b.Positions[:0]})
+	}
+	*b = Batch{}
+}
+
+// pooledBatch is a released Batch's buffers.
+type pooledBatch struct {
+	fixes     []liftrescue.Fix
+	positions []int
+}
+
+var batches sync.Pool
 
 // Reindex returns the details of a result about Fixes with their indexes turned into those of
 // the body.
@@ -186,18 +207,19 @@ type decoder struct {
 	i       int
 	depth   int
 	now     time.Time
-	array   int               // where the positions array starts
-	est     int               // an upper bound of the fixes in the body; -1 until counted
-	scratch []byte            // unescaped string values
-	keys    []byte            // unescaped member names, apart from values, which may follow
-	ids     map[string]string // device ids and tokens seen, kept from batch to batch
+	array   int    // where the positions array starts
+	est     int    // an upper bound of the fixes in the body; -1 until counted
+	scratch []byte // unescaped string values
+	keys    []byte // unescaped member names, apart from values, which may follow
+	arena   []byte // the bytes of the device ids and tokens handed out; see text
 	out     Batch
 }
 
-var decoders = sync.Pool{New: func() any { return &decoder{ids: make(map[string]string)} }}
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
 
-// maxInterned bounds the device ids and tokens a pooled decoder remembers.
-const maxInterned = 4096
+// arenaSize is the size of the blocks device ids and tokens are cut from: a batch of 1,000
+// fixes from trackers with IMEIs takes one.
+const arenaSize = 16 << 10
 
 // release puts the decoder back in the pool, without the batch it read.
 func (d *decoder) release() {
@@ -211,18 +233,20 @@ func (d *decoder) release() {
 	decoders.Put(d)
 }
 
-// intern returns s as a string, the same string for the same id throughout the batch and beyond:
-// a batch repeats its devices, and so do the next ones.
-func (d *decoder) intern(s []byte) string {
-	if id, ok := d.ids[string(s)]; ok {
-		return id
+// text returns s as a string cut from the decoder's arena, a block that strings are appended to
+// and never changed in, so that a batch's device ids take one allocation rather than one each,
+// and no lookup. A string keeps its block alive: whatever keeps a device id for long (the
+// pipeline's unknown devices) clones it.
+func (d *decoder) text(s []byte) string {
+	if len(s) == 0 {
+		return ""
 	}
-	id := string(s)
-	if len(d.ids) >= maxInterned {
-		clear(d.ids)
+	if len(d.arena)+len(s) > cap(d.arena) {
+		d.arena = make([]byte, 0, max(arenaSize, len(s)))
 	}
-	d.ids[id] = id
-	return id
+	at := len(d.arena)
+	d.arena = append(d.arena, s...)
+	return unsafe.String(&d.arena[at], len(s))
 }
 
 // capacity returns the room to make for the batch's fixes: the number of objects in the body,
@@ -363,9 +387,9 @@ func (d *decoder) position(n int) error {
 					have |= 1 << fl
 					switch fl {
 					case fieldID:
-						f.DeviceID = d.intern(text)
+						f.DeviceID = d.text(text)
 					case fieldToken:
-						token = d.intern(text)
+						token = d.text(text)
 					default:
 						t, ok := parseTime(text)
 						if !ok && reason == "" {
@@ -465,7 +489,11 @@ func (d *decoder) position(n int) error {
 	out := &d.out
 	if out.Fixes == nil {
 		c := d.capacity()
-		out.Fixes, out.Positions = make([]liftrescue.Fix, 0, c), make([]int, 0, c)
+		if pb, ok := batches.Get().(*pooledBatch); ok && cap(pb.fixes) >= c {
+			out.Fixes, out.Positions = pb.fixes, pb.positions
+		} else {
+			out.Fixes, out.Positions = make([]liftrescue.Fix, 0, c), make([]int, 0, c)
+		}
 	}
 	out.Fixes = append(out.Fixes, f)
 	out.Positions = append(out.Positions, n)

@@ -144,8 +144,8 @@ const maxUnknownDevices = 1024
 // dropped and counted, and the rest of their batch is written.
 //
 // Accept holds no lock while it works through a batch: devices are looked up in a registry that
-// is read without one, and the positions are built in a pooled buffer and added to the history's
-// under a lock at the end.
+// is read without one, and the positions are built in a pooled buffer that joins the history's,
+// as it is, under a lock at the end; the flush copies them once, sorted.
 //
 // A Pipeline is safe for concurrent use.
 type Pipeline struct {
@@ -170,10 +170,15 @@ type Pipeline struct {
 
 	reg registry
 
-	mu     sync.Mutex
-	buf    []liftrescue.Position // accepted, not yet taken by a flush
-	queued int                   // len(buf) + positions taken by a flush and not yet written
-	closed bool
+	mu sync.Mutex
+	// buf is what was accepted and not yet taken by a flush: the buffers of Accept calls, in the
+	// order accepted. A small batch (a single OsmAnd fix) is copied into the last buffer instead,
+	// while that one is a copy's and has room (tailOpen). bufLen counts the positions.
+	buf      []*[]liftrescue.Position
+	bufLen   int
+	tailOpen bool
+	queued   int // bufLen + positions taken by a flush and not yet written
+	closed   bool
 	// accepting counts the Accept calls that found the pipeline open and have not put their
 	// positions in buf yet: Close waits for them (drained is closed when the last one ends), so
 	// that a graceful shutdown loses nothing.
@@ -183,11 +188,14 @@ type Pipeline struct {
 	jumps     map[int64]liftrescue.Fix // vehicle → its latest fix flagged as an impossible jump
 
 	// The history buffers, reused from flush to flush, under flushMu: pending is taken by a
-	// flush and not yet written, sorted by vehicle and time; free becomes the next buf, spare
-	// the next pending; keys sorts them.
-	flushMu              sync.Mutex // one flush at a time
-	pending, free, spare []liftrescue.Position
-	keys                 []uint64
+	// flush and not yet written, sorted by vehicle and time; spare becomes the next pending; refs
+	// and keys sort them; peak is about the most positions a recent flush held, which the buffers
+	// are kept for.
+	flushMu        sync.Mutex // one flush at a time
+	pending, spare []liftrescue.Position
+	refs           []*liftrescue.Position
+	keys           []uint64
+	peak           int
 
 	statsMu  sync.Mutex
 	rejected map[string]int64
@@ -280,21 +288,19 @@ func (p *Pipeline) Reload(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.byID, r.fleet = byID, nil
-	var shards [deviceShards]map[deviceKey]device
+	var shards [deviceShards]deviceShard
 	for _, v := range r.sortedLocked() {
 		if v.DeviceID == "" {
 			continue
 		}
 		key := keyOf(v.DeviceID)
-		m := &shards[r.shard(key)]
-		if *m == nil {
-			*m = map[deviceKey]device{}
-		}
-		if other, ok := (*m)[key]; ok && other.vehicle != v.ID {
+		sh := &shards[r.shard(key)]
+		if other, ok := sh.get(key); ok && other.vehicle != v.ID {
 			warnSharedDevice(p.log, v, other)
 			continue
 		}
-		(*m)[key] = newDevice(v)
+		d := newDevice(v)
+		sh.set(key, &d)
 	}
 	for i := range shards {
 		r.shards[i].Store(&shards[i])
@@ -328,7 +334,7 @@ func (p *Pipeline) RemoveVehicle(id int64) {
 type registry struct {
 	mu     sync.RWMutex
 	seed   maphash.Seed
-	shards [deviceShards]atomic.Pointer[map[deviceKey]device] // device → its vehicle
+	shards [deviceShards]atomic.Pointer[deviceShard] // device → its vehicle
 	byID   map[int64]*liftrescue.Vehicle
 	fleet  []*liftrescue.Vehicle // byID sorted by id; nil when it must be sorted again
 }
@@ -376,30 +382,57 @@ func (r *registry) device(id string) (device, bool) {
 }
 
 func (r *registry) deviceOf(key deviceKey) (device, bool) {
-	m := r.shards[r.shard(key)].Load()
-	if m == nil {
+	sh := r.shards[r.shard(key)].Load()
+	if sh == nil {
 		return device{}, false
 	}
-	d, ok := (*m)[key]
-	return d, ok
+	return sh.get(key)
 }
 
 // setDeviceLocked publishes a copy of key's shard with the device set, or deleted when d is nil.
 func (r *registry) setDeviceLocked(key deviceKey, d *device) {
-	sh := &r.shards[r.shard(key)]
-	var m map[deviceKey]device
-	if old := sh.Load(); old != nil {
-		m = maps.Clone(*old)
+	var sh deviceShard
+	if old := r.shards[r.shard(key)].Load(); old != nil {
+		sh = deviceShard{maps.Clone(old.nums), maps.Clone(old.texts)}
 	}
-	if d == nil {
-		delete(m, key)
+	sh.set(key, d)
+	r.shards[r.shard(key)].Store(&sh)
+}
+
+// deviceShard holds a shard's devices in two maps, by number and by text: a map keyed by an
+// integer is looked up without hashing a structure.
+type deviceShard struct {
+	nums  map[uint64]device
+	texts map[string]device
+}
+
+func (sh *deviceShard) get(key deviceKey) (d device, ok bool) {
+	if key.number {
+		d, ok = sh.nums[key.num]
 	} else {
-		if m == nil {
-			m = map[deviceKey]device{}
-		}
-		m[key] = *d
+		d, ok = sh.texts[key.text]
 	}
-	sh.Store(&m)
+	return d, ok
+}
+
+// set sets the device of key, or deletes it when d is nil.
+func (sh *deviceShard) set(key deviceKey, d *device) {
+	switch {
+	case d == nil && key.number:
+		delete(sh.nums, key.num)
+	case d == nil:
+		delete(sh.texts, key.text)
+	case key.number:
+		if sh.nums == nil {
+			sh.nums = map[uint64]device{}
+		}
+		sh.nums[key.num] = *d
+	default:
+		if sh.texts == nil {
+			sh.texts = map[string]device{}
+		}
+		sh.texts[key.text] = *d
+	}
 }
 
 func newDevice(v *liftrescue.Vehicle) device {
@@ -618,7 +651,7 @@ func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix, proof Pro
 	// lock; no lock is held meanwhile. Alarms are told before that, so that OnAlarm may write
 	// vehicles.
 	sc := scratches.Get().(*acceptScratch)
-	out, alarms := sc.out[:0], sc.alarms[:0] // alarms: indexes in out
+	out, alarms := slices.Grow(sc.out[:0], room), sc.alarms[:0] // alarms: indexes in out
 	var (
 		lastID   string // the device of the latest fix looked up, which the next ones often repeat
 		last     device
@@ -668,8 +701,10 @@ func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix, proof Pro
 
 	p.mu.Lock()
 	p.queued -= room - len(out)
-	p.buf = append(p.buf, out...)
-	full := len(p.buf) >= p.flushAt
+	if len(out) > 0 {
+		sc.out = p.keepLocked(out)
+	}
+	full := p.bufLen >= p.flushAt
 	if p.accepting--; p.accepting == 0 && p.drained != nil {
 		close(p.drained)
 		p.drained = nil
@@ -684,11 +719,13 @@ func (p *Pipeline) Accept(ctx context.Context, fixes []liftrescue.Fix, proof Pro
 	res.Accepted = len(out)
 	p.accepted.Add(int64(len(out)))
 	p.count(&res)
-	sc.put(out, alarms)
+	sc.alarms = alarms[:0]
+	scratches.Put(sc)
 	return res
 }
 
-// acceptScratch is what Accept works in, kept in a pool.
+// acceptScratch is what Accept works in, kept in a pool: out, the positions of a batch, leaves
+// it for the history's buffer (see keepLocked), and alarms stays.
 type acceptScratch struct {
 	out    []liftrescue.Position
 	alarms []int
@@ -696,15 +733,32 @@ type acceptScratch struct {
 
 var scratches = sync.Pool{New: func() any { return new(acceptScratch) }}
 
-// put gives the buffers back to the pool, without what they point to; a buffer grown for a huge
-// batch is left to the collector.
-func (sc *acceptScratch) put(out []liftrescue.Position, alarms []int) {
-	if cap(out) > MaxBatch {
-		out = nil
+// positionBuffers are the buffers the flushes have emptied, for Accept's next batches.
+var positionBuffers = sync.Pool{New: func() any { return new([]liftrescue.Position) }}
+
+// smallBatch is the most positions an Accept call copies into the history's buffer rather than
+// hand its own over: a buffer for each single fix would cost the flush more than the copy.
+const smallBatch = 64
+
+// keepLocked adds the positions of an Accept call to buf, under mu, and returns the buffer the
+// call keeps for its next batch: empty, or out itself when out was copied.
+func (p *Pipeline) keepLocked(out []liftrescue.Position) []liftrescue.Position {
+	p.bufLen += len(out)
+	if len(out) <= smallBatch {
+		if n := len(p.buf); p.tailOpen && len(*p.buf[n-1])+len(out) <= cap(*p.buf[n-1]) {
+			*p.buf[n-1] = append(*p.buf[n-1], out...)
+		} else {
+			tail := positionBuffers.Get().(*[]liftrescue.Position)
+			*tail = append((*tail)[:0], out...)
+			p.buf, p.tailOpen = append(p.buf, tail), true
+		}
+		clear(out)
+		return out[:0]
 	}
-	clear(out)
-	sc.out, sc.alarms = out[:0], alarms[:0]
-	scratches.Put(sc)
+	kept := positionBuffers.Get().(*[]liftrescue.Position)
+	*kept, out = out, *kept
+	p.buf, p.tailOpen = append(p.buf, kept), false
+	return out[:0]
 }
 
 func cmpOr(s, def string) string {
@@ -732,7 +786,9 @@ func (p *Pipeline) apply(vid int64, f *liftrescue.Fix) {
 		if confirmed {
 			delete(p.jumps, vid)
 		} else {
-			p.jumps[vid] = *f
+			flagged := *f
+			flagged.DeviceID = "" // kept for long: not a string of a decoder's arena
+			p.jumps[vid] = flagged
 		}
 		p.jumpMu.Unlock()
 		if !confirmed {
@@ -799,7 +855,7 @@ func (p *Pipeline) unknownDevice(id string) {
 	_, seen := p.unknown[id]
 	fresh := !seen && len(p.unknown) < maxUnknownDevices
 	if fresh {
-		p.unknown[id] = struct{}{}
+		p.unknown[strings.Clone(id)] = struct{}{} // not the decoder's arena (see decoder.text)
 	}
 	p.statsMu.Unlock()
 	if fresh {
@@ -852,7 +908,7 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 	defer p.flushMu.Unlock()
 	p.mu.Lock()
 	in := p.buf
-	p.buf, p.free = p.free[:0], nil
+	p.buf, p.bufLen, p.tailOpen = nil, 0, false
 	p.mu.Unlock()
 	p.arrange(in)
 
@@ -889,43 +945,48 @@ func (p *Pipeline) Flush(ctx context.Context) error {
 // arrange makes pending the positions left by the last flush and those of in, sorted by vehicle
 // and time (in the order accepted among equals), so that the store gets each vehicle's positions
 // together and in order. Keys are sorted rather than positions, which are copied once, into the
-// spare buffer; in and the old pending become the next free and spare buffers.
+// spare buffer; the old pending becomes the next spare, and in's buffers go back to Accept.
 //
 // A key is the vehicle, from the lowest in the flush, over the position's place in the flush, in
 // one integer: sorted, they group the vehicles and keep each vehicle's positions in the order
 // accepted, which is nearly always the order of time; the few runs that are not are then sorted
 // by time.
-func (p *Pipeline) arrange(in []liftrescue.Position) {
+func (p *Pipeline) arrange(in []*[]liftrescue.Position) {
 	old := p.pending
-	n := len(old) + len(in)
-	at := func(i int) *liftrescue.Position {
-		if i < len(old) {
-			return &old[i]
-		}
-		return &in[i-len(old)]
+	refs := slices.Grow(p.refs[:0], len(old))
+	for i := range old {
+		refs = append(refs, &old[i])
 	}
+	for _, b := range in {
+		for i := range *b {
+			refs = append(refs, &(*b)[i])
+		}
+	}
+	n := len(refs)
+	p.peak = max(n, p.peak-p.peak/8)
 	lo, hi, sorted := int64(0), int64(0), true
-	for i := range n {
-		ps := at(i)
+	for i, ps := range refs {
 		if i == 0 {
 			lo, hi = ps.VehicleID, ps.VehicleID
 			continue
 		}
 		lo, hi = min(lo, ps.VehicleID), max(hi, ps.VehicleID)
-		sorted = sorted && byVehicleTime(at(i-1), ps) <= 0
+		sorted = sorted && byVehicleTime(refs[i-1], ps) <= 0
 	}
 	dst := slices.Grow(p.spare[:0], n)
 	switch {
 	case sorted:
-		dst = append(append(dst, old...), in...)
+		for _, ps := range refs {
+			dst = append(dst, *ps)
+		}
 	case uint64(hi)-uint64(lo) < 1<<31 && n < 1<<32:
 		keys := slices.Grow(p.keys[:0], n)
-		for i := range n {
-			keys = append(keys, uint64(at(i).VehicleID-lo)<<32|uint64(i))
+		for i, ps := range refs {
+			keys = append(keys, uint64(ps.VehicleID-lo)<<32|uint64(i))
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			dst = append(dst, *at(int(uint32(k))))
+			dst = append(dst, *refs[uint32(k)])
 		}
 		p.keys = keys[:0]
 		for run := 0; run < len(dst); {
@@ -940,13 +1001,27 @@ func (p *Pipeline) arrange(in []liftrescue.Position) {
 			run = end
 		}
 	default: // vehicle ids too far apart for the keys
-		dst = append(append(dst, old...), in...)
+		for _, ps := range refs {
+			dst = append(dst, *ps)
+		}
 		slices.SortStableFunc(dst, func(a, b liftrescue.Position) int { return byVehicleTime(&a, &b) })
 	}
-	if cap(p.keys) > max(4*n, 16*p.size) {
+	clear(refs)
+	p.refs = refs[:0]
+	if cap(p.keys) > 4*p.peak {
 		p.keys = nil
 	}
-	p.pending, p.spare, p.free = dst, p.recycle(old, n), p.recycle(in, n)
+	if cap(p.refs) > 4*p.peak {
+		p.refs = nil
+	}
+	p.pending, p.spare = dst, p.recycle(old)
+	for _, b := range in {
+		if cap(*b) <= MaxBatch {
+			clear(*b)
+			*b = (*b)[:0]
+			positionBuffers.Put(b)
+		}
+	}
 }
 
 // byVehicleTime orders positions by vehicle, then time.
@@ -957,10 +1032,12 @@ func byVehicleTime(a, b *liftrescue.Position) int {
 	return a.Time.Compare(b.Time)
 }
 
-// recycle empties a buffer for reuse, unless it is far larger than what the flushes need now: a
-// backlog that filled once does not keep its memory for good.
-func (p *Pipeline) recycle(b []liftrescue.Position, n int) []liftrescue.Position {
-	if cap(b) > max(4*n, 16*p.size) {
+// recycle empties a buffer for reuse, unless it is far larger than what the recent flushes
+// needed: a backlog that filled once does not keep its memory for good. The peak, not this
+// flush's count, is the measure, since the flushes of a busy ingest alternate between full ones
+// (FlushAt reached) and the interval's, which find few positions.
+func (p *Pipeline) recycle(b []liftrescue.Position) []liftrescue.Position {
+	if cap(b) > max(4*p.peak, 16*p.size) {
 		return nil
 	}
 	clear(b)

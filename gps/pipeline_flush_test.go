@@ -210,13 +210,17 @@ func BenchmarkFlushArrange(b *testing.B) {
 		in[i] = liftrescue.Position{VehicleID: int64(1 + (i*7919)%vehicles), Fix: fix(dev(i%vehicles), i/vehicles, 0)}
 	}
 	p := &Pipeline{size: n}
-	buf := make([]liftrescue.Position, n)
 	b.ReportAllocs()
 	for b.Loop() {
-		copy(buf[:n], in)
+		// As Accept leaves them: batches of 1,000 in buffers of the pool.
+		var bufs []*[]liftrescue.Position
+		for from := 0; from < n; from += 1000 {
+			buf := positionBuffers.Get().(*[]liftrescue.Position)
+			*buf = append((*buf)[:0], in[from:from+1000]...)
+			bufs = append(bufs, buf)
+		}
 		p.pending = p.pending[:0]
-		p.arrange(buf[:n])
-		buf = p.free[:n]
+		p.arrange(bufs)
 	}
 	if !sortedForStore(p.pending) {
 		b.Fatal("not sorted")

@@ -447,3 +447,69 @@ func (t *benchTerminal) answer() error {
 	}
 	return nil
 }
+
+// BenchmarkIngestJSON is the server's work for a native JSON batch, without HTTP: read the body of
+// 1,000 fixes, as the load generator writes it, and accept it into the index and the history
+// buffer, from two goroutines as two requests at once would, with 10,000 vehicles each reporting
+// every batch of ten. It is where scripts/bench-ingest's JSON figure goes, fix by fix.
+func BenchmarkIngestJSON(b *testing.B) {
+	const vehicles, batch = 10000, 1000
+	p, _ := benchPipeline(b, vehicles, PipelineConfig{FlushAt: 100000, MaxBacklog: 1 << 20})
+	// Ten bodies name every device once; each round writes a newer time into every fix, in place
+	// (the times have one width), and the vehicles stay where they are, as vehicles reporting 50
+	// times a second all but do.
+	type body struct {
+		b     []byte
+		times []int // where each fix's time is
+	}
+	start := time.Now().Add(-time.Hour).UTC()
+	const layout = "2006-01-02T15:04:05.000000Z"
+	bodies := make([]body, vehicles/batch)
+	for k := range bodies {
+		bd := &bodies[k]
+		bd.b = append(bd.b, `{"positions":[`...)
+		for i := range batch {
+			v := k*batch + i
+			if i > 0 {
+				bd.b = append(bd.b, ',')
+			}
+			bd.b = fmt.Appendf(bd.b, `{"device_id":"%s","lat":%.6f,"lon":%.6f,"time":"`, dev(v),
+				34.5+float64(v%100)*0.004, 117.3+float64(v/100)*0.004)
+			bd.times = append(bd.times, len(bd.b))
+			bd.b = fmt.Appendf(bd.b, `%s","speed_kmh":%.1f,"heading":%d,"accuracy_m":%d,"altitude_m":%.1f}`,
+				start.Format(layout), float64(v%80), v%360, 3+v%12, 50+float64(v%30))
+		}
+		bd.b = append(bd.b, `]}`...)
+	}
+	var round atomic.Int64
+	// A sub-benchmark, so that the vehicles are made once, not at each b.N the framework tries.
+	b.Run("vehicles=10000", func(b *testing.B) {
+		b.SetBytes(int64(len(bodies[0].b)))
+		b.ReportAllocs()
+		cpu := processCPU()
+		b.RunParallel(func(pb *testing.PB) {
+			mine := make([]byte, 0, len(bodies[0].b)+64)
+			for pb.Next() {
+				r := round.Add(1)
+				bd := &bodies[r%int64(len(bodies))]
+				mine = append(mine[:0], bd.b...)
+				stamp := start.Add(time.Duration(r/int64(len(bodies))+1)*time.Millisecond).AppendFormat(nil, layout)
+				for _, at := range bd.times {
+					copy(mine[at:], stamp)
+				}
+				bt, err := DecodeBatch(mine, time.Now())
+				if err != nil || len(bt.Fixes) != batch {
+					b.Fatal(err, bt.Rejected)
+				}
+				if res := p.Accept(context.Background(), bt.Fixes, trusted); res.Accepted != batch {
+					b.Fatalf("accepted %d of %d: %v", res.Accepted, batch, reasons(res)[:1])
+				}
+				bt.Release()
+			}
+		})
+		b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "fixes/s")
+		if used := processCPU() - cpu; cpu > 0 && used > 0 {
+			b.ReportMetric(float64(used.Nanoseconds())/float64(batch*b.N), "cpu-ns/fix")
+		}
+	})
+}
