@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +39,19 @@ type fixture struct {
 	lift   *liftrescue.Elevator
 	auth   *auth.Service
 	key    string // an admin API key, sent by do
+	// keyLookups counts the API keys the auth service looked up in the store.
+	keyLookups atomic.Int64
+}
+
+// countingAccounts counts FindAPIKey calls.
+type countingAccounts struct {
+	liftrescue.AccountService
+	n *atomic.Int64
+}
+
+func (c countingAccounts) FindAPIKey(ctx context.Context, hash string) (*liftrescue.APIKey, error) {
+	c.n.Add(1)
+	return c.AccountService.FindAPIKey(ctx, hash)
 }
 
 // newFixture builds the fixture; options change the ingest pipeline's configuration.
@@ -84,7 +98,7 @@ func newFixture(t *testing.T, options ...func(*gps.PipelineConfig)) *fixture {
 	f.ingest, err2 = gps.NewPipeline(ctx, pc)
 	must(err2)
 	t.Cleanup(func() { f.ingest.Close(ctx) })
-	f.auth, f.key = testAuth(t, db)
+	f.auth, f.key = testAuth(t, countingAccounts{db, &f.keyLookups})
 	f.server = api.New(api.Config{Store: &live.Store{Store: db, Index: f.index, Ingest: f.ingest, Logger: logger}, Logger: logger,
 		Version: "test", UI: ui.Handler(), Index: f.index, Ingest: f.ingest, Now: clock, IngestKey: testIngestKey, Auth: f.auth, Limits: testLimits})
 	return f

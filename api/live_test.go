@@ -301,3 +301,24 @@ func TestPostPositionsWhileHistoryIsBehind(t *testing.T) {
 		t.Fatalf("once written: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestIngestKeyIsNoAPIKey: a gateway's batches with the ingest key are not looked up as API keys,
+// a database query a request that could only fail.
+func TestIngestKeyIsNoAPIKey(t *testing.T) {
+	f := newFixture(t)
+	v := f.van(t, "鲁D12345", "860000000000001")
+	at := f.now.Add(-time.Minute)
+	before := f.keyLookups.Load() // the admin key that registered the van
+	for i := range 3 {
+		if rec := f.post("Bearer "+testIngestKey, batch(fixJSON(v.DeviceID, "", at.Add(time.Duration(i)*time.Second), 34.86, 117.55))); rec.Code != 200 {
+			t.Fatalf("post with the ingest key: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if n := f.keyLookups.Load() - before; n != 0 {
+		t.Errorf("%d API key lookups for batches with the ingest key, want 0", n)
+	}
+	f.post("Bearer not-the-ingest-key-0123456789", batch(fixJSON(v.DeviceID, "", at.Add(time.Minute), 34.86, 117.55)))
+	if n := f.keyLookups.Load() - before; n != 1 {
+		t.Errorf("%d API key lookups for a batch with another bearer, want 1", n)
+	}
+}

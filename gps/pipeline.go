@@ -740,6 +740,9 @@ var positionBuffers = sync.Pool{New: func() any { return new([]liftrescue.Positi
 // hand its own over: a buffer for each single fix would cost the flush more than the copy.
 const smallBatch = 64
 
+// tailSize is the room of a buffer that small batches are copied into.
+const tailSize = 1024
+
 // keepLocked adds the positions of an Accept call to buf, under mu, and returns the buffer the
 // call keeps for its next batch: empty, or out itself when out was copied.
 func (p *Pipeline) keepLocked(out []liftrescue.Position) []liftrescue.Position {
@@ -749,6 +752,9 @@ func (p *Pipeline) keepLocked(out []liftrescue.Position) []liftrescue.Position {
 			*p.buf[n-1] = append(*p.buf[n-1], out...)
 		} else {
 			tail := positionBuffers.Get().(*[]liftrescue.Position)
+			if cap(*tail) < tailSize {
+				*tail = make([]liftrescue.Position, 0, tailSize)
+			}
 			*tail = append((*tail)[:0], out...)
 			p.buf, p.tailOpen = append(p.buf, tail), true
 		}

@@ -47,6 +47,12 @@ func TestPipelineFlushSorted(t *testing.T) {
 	f.store.fail.Store(false)
 	send(30)
 	storetest.MustOK(t, f.p.Flush(f.ctx))
+	// Batches big enough to be handed over whole, between single fixes copied.
+	for range 3 {
+		send(smallBatch + 1)
+		send(1)
+		send(2)
+	}
 	send(3)
 	storetest.MustOK(t, f.p.Close(f.ctx))
 
@@ -90,6 +96,38 @@ func batchKeys(b []liftrescue.Position) []string {
 		s = append(s, fmt.Sprintf("%d@%s", p.VehicleID, p.Time.Format("15:04:05.000000")))
 	}
 	return s
+}
+
+// TestPipelineSmallBatchesShareABuffer: single fixes, as OsmAnd and JT/T 808 give them, are
+// copied into shared buffers rather than each kept in one of its own, which would cost the
+// flush a buffer a fix; a big batch keeps its own, in its place among them.
+func TestPipelineSmallBatchesShareABuffer(t *testing.T) {
+	f := MustPipeline(t, 3, PipelineConfig{FlushInterval: time.Hour, FlushSize: 1 << 20})
+	buffers := func() (n, positions int) {
+		f.p.mu.Lock()
+		defer f.p.mu.Unlock()
+		return len(f.p.buf), f.p.bufLen
+	}
+	for i := range 3000 {
+		mustAccept(t, f, fix(dev(i%3), -3600+i, 0))
+	}
+	if n, ps := buffers(); ps != 3000 || n > 3000/tailSize+1 {
+		t.Fatalf("3,000 single fixes in %d buffers (%d positions), want %d at most", n, ps, 3000/tailSize+1)
+	}
+	big := make([]liftrescue.Fix, smallBatch+1)
+	for i := range big {
+		big[i] = fix(dev(i%3), i, 0)
+	}
+	before, _ := buffers()
+	mustAccept(t, f, big...)
+	mustAccept(t, f, fix(dev(0), 100, 0))
+	if n, ps := buffers(); n != before+2 || ps != 3000+len(big)+1 {
+		t.Errorf("after a batch of %d and a single fix: %d buffers, %d positions; want %d and %d", len(big), n, ps, before+2, 3000+len(big)+1)
+	}
+	storetest.MustOK(t, f.p.Close(f.ctx))
+	if st := f.p.Stats(); st.Flushed != int64(3000+len(big)+1) {
+		t.Errorf("flushed %d", st.Flushed)
+	}
 }
 
 // TestPipelineCloseWaitsForAccept: Close lets an Accept that came before it put its fixes in the
