@@ -152,8 +152,6 @@ func (c *apiClient) vehicles(ctx context.Context, rep *ProvisionReport, devs []D
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var (
 		mu       sync.Mutex
 		all      map[string]vehicleJSON // every vehicle by device id, listed on the first conflict
@@ -162,16 +160,13 @@ func (c *apiClient) vehicles(ctx context.Context, rep *ProvisionReport, devs []D
 		created  int
 		updated  int
 		same     int
-		next     = make(chan int)
-		wg       sync.WaitGroup
-		findElse = func(id string) (vehicleJSON, bool, error) {
+		findElse = func(ctx context.Context, id string) (vehicleJSON, bool, error) {
 			allOnce.Do(func() { all, allErr = c.listVehicles(ctx, nil) })
 			v, ok := all[id]
 			return v, ok, allErr
 		}
 	)
-	work := func(i int) error {
-		d := devs[i]
+	err = forEach(ctx, devs, concurrency, func(ctx context.Context, d Device) error {
 		want := vehicleJSON{TeamID: rep.TeamID, Plate: d.Plate, DeviceID: d.ID, DeviceSecret: d.Secret, OnDuty: true}
 		v, ok := have[d.ID]
 		if ok && v.Plate == want.Plate && v.DeviceSecret == want.DeviceSecret && v.OnDuty {
@@ -192,7 +187,7 @@ func (c *apiClient) vehicles(ctx context.Context, rep *ProvisionReport, devs []D
 				return fmt.Errorf("vehicle of device %s: %w", d.ID, err)
 			}
 			var ferr error
-			if v, ok, ferr = findElse(d.ID); ferr != nil {
+			if v, ok, ferr = findElse(ctx, d.ID); ferr != nil {
 				return ferr
 			} else if !ok {
 				return fmt.Errorf("vehicle of device %s: %w; and no vehicle has the device (is plate %s taken?)", d.ID, err, d.Plate)
@@ -206,31 +201,38 @@ func (c *apiClient) vehicles(ctx context.Context, rep *ProvisionReport, devs []D
 		updated++
 		mu.Unlock()
 		return nil
-	}
+	})
+	rep.Created, rep.Updated, rep.Unchanged = created, updated, same
+	return err
+}
+
+// forEach calls work on each item, concurrency calls at a time, until one fails: then the calls
+// in progress see ctx cancelled, no other starts, and that error is returned (or ctx's own).
+func forEach[T any](ctx context.Context, items []T, concurrency int, work func(context.Context, T) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan T)
+	var wg sync.WaitGroup
 	for range max(1, concurrency) {
 		wg.Go(func() {
-			for i := range next {
-				if err := work(i); err != nil {
+			for it := range next {
+				if err := work(ctx, it); err != nil {
 					cancel(err)
 				}
 			}
 		})
 	}
 feed:
-	for i := range devs {
+	for _, it := range items {
 		select {
-		case next <- i:
+		case next <- it:
 		case <-ctx.Done():
 			break feed
 		}
 	}
 	close(next)
 	wg.Wait()
-	rep.Created, rep.Updated, rep.Unchanged = created, updated, same
-	if err := context.Cause(ctx); err != nil {
-		return err
-	}
-	return nil
+	return context.Cause(ctx)
 }
 
 // listVehicles returns the vehicles of a list query by device id.

@@ -91,46 +91,25 @@ func ProvisionTerminals(ctx context.Context, cfg Config) (*TerminalProvisionRepo
 func (c *apiClient) provisionTerminals(ctx context.Context, district string, els []fleetElevator, concurrency int) (*TerminalProvisionReport, error) {
 	start := time.Now()
 	rep := &TerminalProvisionReport{District: district, Terminals: len(els)}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
 	var mu sync.Mutex
-	next := make(chan fleetElevator)
-	var wg sync.WaitGroup
-	for range max(1, concurrency) {
-		wg.Go(func() {
-			for el := range next {
-				id := TerminalID(el.ID)
-				body := map[string]any{"elevator_id": el.ID, "platform": TerminalPlatform, "model": TerminalModel}
-				status, err := c.doStatus(ctx, http.MethodPut, "/api/v1/terminals/"+url.PathEscape(id), nil, body, nil)
-				if err != nil {
-					cancel(fmt.Errorf("terminal %s on elevator %d: %w", id, el.ID, err))
-					continue
-				}
-				mu.Lock()
-				if status == http.StatusCreated {
-					rep.Created++
-				} else {
-					rep.Replaced++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-feed:
-	for _, el := range els {
-		select {
-		case next <- el:
-		case <-ctx.Done():
-			break feed
+	err := forEach(ctx, els, concurrency, func(ctx context.Context, el fleetElevator) error {
+		id := TerminalID(el.ID)
+		body := map[string]any{"elevator_id": el.ID, "platform": TerminalPlatform, "model": TerminalModel}
+		status, err := c.doStatus(ctx, http.MethodPut, "/api/v1/terminals/"+url.PathEscape(id), nil, body, nil)
+		if err != nil {
+			return fmt.Errorf("terminal %s on elevator %d: %w", id, el.ID, err)
 		}
-	}
-	close(next)
-	wg.Wait()
+		mu.Lock()
+		if status == http.StatusCreated {
+			rep.Created++
+		} else {
+			rep.Replaced++
+		}
+		mu.Unlock()
+		return nil
+	})
 	rep.Seconds = time.Since(start).Seconds()
-	if err := context.Cause(ctx); err != nil {
-		return rep, err
-	}
-	return rep, nil
+	return rep, err
 }
 
 // incidentItem is what a fleet reads of an incident.

@@ -17,19 +17,9 @@ import (
 func TestMigrateDeviceSecrets(t *testing.T) {
 	ctx := context.Background()
 	dbURL, old := databaseAtVersion(t, 2)
-	for _, q := range []string{
-		`INSERT INTO districts (code, name) VALUES ('370402', '市中区')`,
-		`INSERT INTO organizations (id, code, kind, name, district, created_at, updated_at)
-			VALUES (1, 'V1', 'volunteer', '救援队', '370402', now(), now())`,
-		`INSERT INTO teams (id, organization_id, name, created_at, updated_at) VALUES (1, 1, '一队', now(), now())`,
-		`INSERT INTO vehicles (id, team_id, plate, device_id, created_at, updated_at) VALUES
-			(1, 1, '鲁D00001', '013900000001', now(), now()),
-			(2, 1, '鲁D00002', NULL, now(), now()),
-			(3, 1, '鲁D00003', '013900000003', now(), now())`,
-	} {
-		_, err := old.Exec(ctx, q)
-		storetest.MustOK(t, err)
-	}
+	seedOldFleet(t, old, `(1, 1, '鲁D00001', '013900000001', now(), now()),
+		(2, 1, '鲁D00002', NULL, now(), now()),
+		(3, 1, '鲁D00003', '013900000003', now(), now())`)
 	storetest.MustOK(t, old.Close(ctx))
 
 	db, err := postgres.Open(ctx, dbURL, postgres.Options{})
@@ -43,6 +33,23 @@ func TestMigrateDeviceSecrets(t *testing.T) {
 
 // databaseAtVersion makes a database migrated up to version and no further, as an older release
 // left it, and returns its URL and a connection to it (closed at the end of the test).
+// seedOldFleet writes, in SQL that the tables of every version since the first take, a district,
+// a volunteer organisation (1) with its team (1), and the vehicles: rows of (id, team_id, plate,
+// device_id, created_at, updated_at).
+func seedOldFleet(t *testing.T, old *pgx.Conn, vehicles string) {
+	t.Helper()
+	for _, q := range []string{
+		`INSERT INTO districts (code, name) VALUES ('370402', '市中区')`,
+		`INSERT INTO organizations (id, code, kind, name, district, created_at, updated_at)
+			VALUES (1, 'V1', 'volunteer', '救援队', '370402', now(), now())`,
+		`INSERT INTO teams (id, organization_id, name, created_at, updated_at) VALUES (1, 1, '一队', now(), now())`,
+		`INSERT INTO vehicles (id, team_id, plate, device_id, created_at, updated_at) VALUES ` + vehicles,
+	} {
+		_, err := old.Exec(context.Background(), q)
+		storetest.MustOK(t, err)
+	}
+}
+
 func databaseAtVersion(t *testing.T, version int) (string, *pgx.Conn) {
 	t.Helper()
 	ctx := context.Background()

@@ -244,19 +244,9 @@ func TestAppendPositionsRacesDeleteVehicle(t *testing.T) {
 func TestMigratePositionRuns(t *testing.T) {
 	ctx := context.Background()
 	dbURL, old := databaseAtVersion(t, 7)
-	for _, q := range []string{
-		`INSERT INTO districts (code, name) VALUES ('370402', '市中区')`,
-		`INSERT INTO organizations (id, code, kind, name, district, created_at, updated_at)
-			VALUES (1, 'V1', 'volunteer', '救援队', '370402', now(), now())`,
-		`INSERT INTO teams (id, organization_id, name, created_at, updated_at) VALUES (1, 1, '一队', now(), now())`,
-		`INSERT INTO vehicles (id, team_id, plate, device_id, created_at, updated_at) VALUES
-			(1, 1, '鲁D00001', '013900000001', now(), now()),
-			(2, 1, '鲁D00002', '013900000002', now(), now()),
-			(3, 1, '鲁D00003', NULL, now(), now())`,
-	} {
-		_, err := old.Exec(ctx, q)
-		storetest.MustOK(t, err)
-	}
+	seedOldFleet(t, old, `(1, 1, '鲁D00001', '013900000001', now(), now()),
+		(2, 1, '鲁D00002', '013900000002', now(), now()),
+		(3, 1, '鲁D00003', NULL, now(), now())`)
 	// Vehicle 1: 45 fixes in one minute (more than a run holds), two of them at one instant, then
 	// a few over the next minute boundary, and three on either side of 1970; vehicle 2 one fix;
 	// vehicle 3 none. Written out of order.
