@@ -17,6 +17,10 @@ type timerQueue struct {
 	h       timerHeap
 	queued  map[timerKey]bool
 	changed chan struct{}
+	// firing counts the entries taken by due and not yet applied (see done); idle is signalled
+	// when it falls to zero, so that RunDue can wait for what the timer loop took.
+	firing int
+	idle   sync.Cond
 }
 
 type timerKey struct {
@@ -43,7 +47,9 @@ func (h *timerHeap) Pop() any {
 }
 
 func newTimerQueue() *timerQueue {
-	return &timerQueue{queued: map[timerKey]bool{}, changed: make(chan struct{}, 1)}
+	q := &timerQueue{queued: map[timerKey]bool{}, changed: make(chan struct{}, 1)}
+	q.idle.L = &q.mu
+	return q
 }
 
 // add queues a deadline unless it is queued already.
@@ -64,7 +70,8 @@ func (q *timerQueue) add(due time.Time, incident int64, deadline int) {
 	}
 }
 
-// due takes the entries due at now, and says when the next one is (zero for none).
+// due takes the entries due at now, and says when the next one is (zero for none). The caller
+// calls done for each entry taken once it is applied, or put back.
 func (q *timerQueue) due(now time.Time) (due []timerEntry, next time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -73,10 +80,29 @@ func (q *timerQueue) due(now time.Time) (due []timerEntry, next time.Time) {
 		delete(q.queued, x.timerKey)
 		due = append(due, x)
 	}
+	q.firing += len(due)
 	if len(q.h) > 0 {
 		next = q.h[0].due
 	}
 	return due, next
+}
+
+// done says that n entries taken by due have been applied or put back.
+func (q *timerQueue) done(n int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.firing -= n; q.firing == 0 {
+		q.idle.Broadcast()
+	}
+}
+
+// wait returns when every entry taken by due has been applied or put back.
+func (q *timerQueue) wait() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.firing > 0 {
+		q.idle.Wait()
+	}
 }
 
 func (q *timerQueue) len() int {
@@ -100,15 +126,20 @@ func (e *Engine) timerLoop(ctx context.Context) {
 		case <-e.timers.changed:
 		}
 		due, next := e.timers.due(e.cfg.Now())
-		for _, d := range due {
+		for i, d := range due {
 			select {
 			case e.sem <- struct{}{}:
 			case <-ctx.Done():
+				// Closing: what was taken and not begun goes back, for RunDue or a restart.
+				for _, d := range due[i:] {
+					e.timers.add(d.due, d.incident, d.deadline)
+				}
+				e.timers.done(len(due) - i)
 				return
 			}
 			e.wg.Add(1)
 			go func() {
-				defer func() { <-e.sem; e.wg.Done() }()
+				defer func() { <-e.sem; e.timers.done(1); e.wg.Done() }()
 				e.fire(ctx, d)
 			}()
 		}

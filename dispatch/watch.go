@@ -88,11 +88,14 @@ func (e *Engine) watchIncident(inc *liftrescue.Incident, now time.Time, steps []
 }
 
 // RunDue fires every deadline due now and checks the vehicles, at once and in the caller's
-// goroutine: for tests and demos whose clock jumps.
+// goroutine: for tests and demos whose clock jumps. It returns when every deadline due is
+// applied, those the timer loop took meanwhile included.
 func (e *Engine) RunDue(ctx context.Context) {
 	due, _ := e.timers.due(e.cfg.Now())
 	for _, d := range due {
 		e.fire(ctx, d)
 	}
+	e.timers.done(len(due))
+	e.timers.wait()
 	e.Watch(ctx)
 }
