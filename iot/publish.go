@@ -111,7 +111,7 @@ func (p *Publisher) Connect(ctx context.Context) error {
 		SetAutoReconnect(true).SetMaxReconnectInterval(maxReconnectInterval).
 		SetConnectRetry(true).SetConnectRetryInterval(orDefault(p.RetryInterval, DefaultRetryInterval)).
 		SetConnectTimeout(orDefault(p.ConnectTimeout, DefaultConnectTimeout)).SetKeepAlive(30 * time.Second).
-		SetWriteTimeout(publishWriteTimeout).
+		SetWriteTimeout(publishWriteTimeout).SetStore(newCopyingStore()).
 		SetOnConnectHandler(func(mqtt.Client) { p.stats.connects.Add(1) })
 	p.mu.Lock()
 	switch {
