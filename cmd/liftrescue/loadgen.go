@@ -143,14 +143,8 @@ func runLoadgen(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	rep, err := loadgen.Run(ctx, cfg)
 	if rep != nil {
-		if lf.jsonOut {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(rep); err != nil {
-				return err
-			}
-		} else {
-			printReport(stdout, rep)
+		if err := writeReport(stdout, lf.jsonOut, rep, printReport); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -305,14 +299,8 @@ func runFleet(ctx context.Context, cfg loadgen.Config, jsonOut bool, stdout, std
 	}
 	rep, err := loadgen.RunFleet(ctx, cfg)
 	if rep != nil {
-		if jsonOut {
-			enc := json.NewEncoder(stdout)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(rep); err != nil {
-				return err
-			}
-		} else {
-			printFleetReport(stdout, rep)
+		if err := writeReport(stdout, jsonOut, rep, printFleetReport); err != nil {
+			return err
 		}
 	}
 	switch {
@@ -427,4 +415,15 @@ func printFleetReport(w io.Writer, r *loadgen.FleetReport) {
 		p("  terminals     the server's: %d registered, %d online (%.1f%%), %d offline, %d never heard from (offline after %gs)",
 			s.Registered, s.Online, 100*s.ShareOnline, s.Offline, s.Never, s.OfflineAfterS)
 	}
+}
+
+// writeReport writes a load generator's report as indented JSON, or for people with print.
+func writeReport[R any](w io.Writer, asJSON bool, rep R, print func(io.Writer, R)) error {
+	if !asJSON {
+		print(w, rep)
+		return nil
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rep)
 }
